@@ -1,0 +1,176 @@
+"""Config defaults, schema and the one validation pass.
+
+Every config file in `configs/` starts from `base_config()` and changes a few
+fields (configs derive, never copy). `validate()` runs once, before anything is
+compiled, and raises `ConfigError` with one line naming the offending key; the
+CLI turns that into exit code 2. The schema below is the single list of keys a
+config may hold: an unknown key is an error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+  """A config value is wrong; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  """Allowed values of one config leaf."""
+
+  kind: type | tuple[type, ...]
+  lo: float | None = None  # inclusive
+  hi: float | None = None  # inclusive
+  choices: tuple[Any, ...] | None = None
+  check: Callable[[Any], str | None] | None = None  # returns an error or None
+
+
+def _int(lo=None, hi=None, **kw) -> Spec:
+  return Spec(int, lo, hi, **kw)
+
+
+def _float(lo=None, hi=None, **kw) -> Spec:
+  return Spec((int, float), lo, hi, **kw)
+
+
+def _mesh_axis(v) -> str | None:
+  return None if v == -1 or v >= 1 else "must be >= 1, or -1 for all remaining devices"
+
+
+SCHEMA: dict[str, Any] = {
+    "seed": _int(0),
+    "model": {
+        "vocab_size": _int(8),
+        "width": _int(8),
+        "layers": _int(1),
+        "heads": _int(1),
+        "kv_heads": _int(1),
+        "head_dim": _int(2, check=lambda v: None if v % 2 == 0 else "must be even (RoPE)"),
+        "mlp_dim": _int(1),
+        "activation": Spec(str, choices=("swiglu", "geglu")),
+        "norm_eps": _float(0.0, 1.0),
+        "norm_plus_one": Spec(bool),
+        "post_norm": Spec(bool),
+        "qk_norm": Spec(bool),
+        "qkv_bias": Spec(bool),
+        "rope_theta": _float(1.0),
+        "tie_embeddings": Spec(bool),
+        "embed_scale": Spec(bool),
+        "final_logit_softcap": _float(0.0),
+        "attn_logit_softcap": _float(0.0),
+        "init_std": _float(0.0, 1.0),
+        "dtype": Spec(str, choices=("float32", "bfloat16")),
+        "param_dtype": Spec(str, choices=("float32", "bfloat16")),
+    },
+    "mesh": {"data": _int(check=_mesh_axis), "fsdp": _int(check=_mesh_axis),
+             "tensor": _int(check=_mesh_axis)},
+    "tokenizer": {
+        "vocab_size": _int(8),
+        "model_type": Spec(str, choices=("bpe", "unigram")),
+        "path": Spec(str),
+    },
+    "sft": {
+        "data": Spec(str),
+        "steps": _int(1),
+        "batch_size": _int(1),
+        "seq_len": _int(8),
+        "learning_rate": _float(0.0, 1.0),
+        "warmup_steps": _int(0),
+        "end_lr_fraction": _float(0.0, 1.0),
+        "weight_decay": _float(0.0, 1.0),
+        "grad_clip": _float(0.0),
+        "b1": _float(0.0, 0.999999),
+        "b2": _float(0.0, 0.999999),
+        "log_every": _int(1),
+        "corpus_size": _int(1),
+    },
+    "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
+    "sample": {
+        "temperature": _float(0.0, 100.0),
+        "top_k": _int(0),
+        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+        "max_new_tokens": _int(1, 65536),
+        "num_samples": _int(1),
+    },
+}
+
+
+def model_config(**overrides) -> ml_collections.ConfigDict:
+  """A Llama-style decoder; the defaults are workload W1 of BENCHMARKS.md."""
+  cfg = ml_collections.ConfigDict(dict(
+      vocab_size=2048, width=256, layers=4, heads=4, kv_heads=2, head_dim=64,
+      mlp_dim=1024, activation="swiglu", norm_eps=1e-6, norm_plus_one=False,
+      post_norm=False, qk_norm=False, qkv_bias=False, rope_theta=10000.0,
+      tie_embeddings=False, embed_scale=False, final_logit_softcap=0.0,
+      attn_logit_softcap=0.0, init_std=0.02, dtype="float32", param_dtype="float32"))
+  cfg.update(overrides)
+  return cfg
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every key a config may hold, with defaults for the embedded CPU world."""
+  cfg = ml_collections.ConfigDict()
+  cfg.seed = 0
+  cfg.model = model_config()
+  cfg.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
+  cfg.tokenizer = ml_collections.ConfigDict(dict(vocab_size=2048, model_type="bpe", path=""))
+  cfg.sft = ml_collections.ConfigDict(dict(
+      data="builtin:reverse", steps=300, batch_size=32, seq_len=64, learning_rate=3e-3,
+      warmup_steps=30, end_lr_fraction=0.1, weight_decay=0.01, grad_clip=1.0, b1=0.9,
+      b2=0.95, log_every=10, corpus_size=4000))
+  cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
+  cfg.sample = ml_collections.ConfigDict(dict(
+      temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1))
+  return cfg
+
+
+def _check_leaf(path: str, value: Any, spec: Spec) -> None:
+  kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+  # bool is an int subclass; a bool where a number is expected is a mistake.
+  if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+    names = "/".join(k.__name__ for k in kinds)
+    raise ConfigError(f"config.{path}={value!r}: expected {names}")
+  if spec.choices is not None and value not in spec.choices:
+    raise ConfigError(f"config.{path}={value!r}: must be one of {', '.join(map(str, spec.choices))}")
+  if spec.lo is not None and value < spec.lo:
+    raise ConfigError(f"config.{path}={value!r}: must be >= {spec.lo}")
+  if spec.hi is not None and value > spec.hi:
+    raise ConfigError(f"config.{path}={value!r}: must be <= {spec.hi}")
+  if spec.check is not None and (err := spec.check(value)):
+    raise ConfigError(f"config.{path}={value!r}: {err}")
+
+
+def _walk(node: Any, schema: dict, prefix: str) -> None:
+  if not isinstance(node, (dict, ml_collections.ConfigDict)):
+    raise ConfigError(f"config.{prefix.rstrip('.')}: expected a section, got {node!r}")
+  keys = set(node.keys())
+  if unknown := sorted(keys - schema.keys()):
+    raise ConfigError(f"config.{prefix}{unknown[0]}: unknown key (allowed: {', '.join(sorted(schema))})")
+  if missing := sorted(schema.keys() - keys):
+    raise ConfigError(f"config.{prefix}{missing[0]}: missing")
+  for key, spec in schema.items():
+    if isinstance(spec, dict):
+      _walk(node[key], spec, f"{prefix}{key}.")
+    else:
+      _check_leaf(prefix + key, node[key], spec)
+
+
+def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Checks every key, type and range, then the cross-field constraints."""
+  _walk(cfg, SCHEMA, "")
+  m = cfg.model
+  if m.heads % m.kv_heads:
+    raise ConfigError(f"config.model.kv_heads={m.kv_heads}: must divide model.heads={m.heads}")
+  if cfg.sft.warmup_steps > cfg.sft.steps:
+    raise ConfigError(f"config.sft.warmup_steps={cfg.sft.warmup_steps}: exceeds sft.steps={cfg.sft.steps}")
+  if cfg.tokenizer.vocab_size > m.vocab_size:
+    raise ConfigError(f"config.tokenizer.vocab_size={cfg.tokenizer.vocab_size}: exceeds "
+                      f"model.vocab_size={m.vocab_size}")
+  if cfg.sample.top_k > m.vocab_size:
+    raise ConfigError(f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}")
+  return cfg

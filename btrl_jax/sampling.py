@@ -1,0 +1,203 @@
+"""Jitted sampler: one prefill, then a `lax.while_loop` decode over a preallocated KV cache.
+
+Layout. Prompts are left-padded into a [P, Lp] block so every row writes its
+next token into the same cache slot (one `dynamic_update_slice` per layer per
+step, no scatter); each row's RoPE positions skip its padding, and a per-row
+`kv_valid` mask hides padded slots. Group sampling prefills each of the P
+prompts once and repeats the cache G times (B = P * G rows), so the prompt's
+cost is paid once per group, not once per sample.
+
+Shapes are bucketed (prompt length and batch to powers of two, the generation
+buffer to a multiple of 16), and temperature and the requested length are
+traced values, so steady-state calls never recompile. Logits are computed only
+at the last prompt position during prefill.
+
+Returned log-probs are those of the sampled tokens under the unmodified
+policy (plain log-softmax of the logits, before temperature, top-k or top-p):
+the "old policy" log-probs RL needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from btrl_jax.models.transformer import positions_from_valid
+
+Array = jax.Array
+
+
+class SampleOutput(NamedTuple):
+  tokens: np.ndarray  # [B, N] int32; pad_id after the end of each sequence
+  lengths: np.ndarray  # [B] int32; generated tokens including the EOS token, if any
+  logprobs: np.ndarray  # [B, N] float32; 0 after the end of each sequence
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingParams:
+  temperature: float = 1.0  # 0 = greedy
+  top_k: int = 0  # 0 = off
+  top_p: float = 1.0  # 1 = off
+  max_new_tokens: int = 64
+
+
+def bucket(n: int, minimum: int = 16) -> int:
+  """Next power of two >= n (at least `minimum`)."""
+  return max(minimum, 1 << max(0, int(n) - 1).bit_length())
+
+
+def filter_logits(logits: Array, top_k: int, top_p: float) -> Array:
+  """Masks logits outside the top-k set and outside the top-p nucleus. logits: [B, V] float32."""
+  if top_k > 0:
+    kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+    logits = jnp.where(logits < kth, -jnp.inf, logits)
+  if top_p < 1.0:
+    sorted_logits = jnp.sort(logits, axis=-1)[:, ::-1]
+    probs = jax.nn.softmax(sorted_logits, axis=-1)
+    # Keep the smallest prefix whose mass reaches top_p (the first token always).
+    keep = (jnp.cumsum(probs, axis=-1) - probs) < top_p
+    threshold = jnp.min(jnp.where(keep, sorted_logits, jnp.inf), axis=-1, keepdims=True)
+    logits = jnp.where(logits < threshold, -jnp.inf, logits)
+  return logits
+
+
+_CHUNK = 64  # vocab chunk for the two-level reductions below
+
+
+def _chunked(x: Array, fill: float) -> Array:
+  """[B, V] -> [B, ceil(V / C), C], padding the vocab with `fill`."""
+  b, v = x.shape
+  pad = -v % _CHUNK
+  if pad:
+    x = jnp.concatenate([x, jnp.full((b, pad), fill, x.dtype)], axis=1)
+  return x.reshape(b, -1, _CHUNK)
+
+
+def argmax(logits: Array) -> Array:
+  """First index of the row maximum, [B, V] -> [B] int32.
+
+  Two-level (chunk maxima, then within the winning chunk): on XLA:CPU this is
+  ~4x faster than `jnp.argmax`'s variadic reduce over a 2k-wide row.
+  """
+  r = _chunked(logits, -jnp.inf)
+  c = jnp.argmax(r.max(axis=-1), axis=-1)
+  within = jnp.take_along_axis(r, c[:, None, None], axis=1)[:, 0]
+  return (c * _CHUNK + jnp.argmax(within, axis=-1)).astype(jnp.int32)
+
+
+def categorical(key: Array, logits: Array) -> Array:
+  """Exact inverse-CDF sample per row of [B, V] logits (-inf allowed) -> [B] int32.
+
+  One uniform per row instead of Gumbel noise on every logit, and a two-level
+  cumulative sum (chunk masses, then within the chosen chunk) instead of a
+  2k-wide cumsum: together ~10x faster than `jax.random.categorical` on CPU.
+  """
+  p = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+  r = _chunked(p, 0.0)  # [B, NC, C]
+  cum = jnp.cumsum(r.sum(axis=-1), axis=-1)  # [B, NC]
+  u = jax.random.uniform(key, (p.shape[0], 1)) * cum[:, -1:]  # in [0, total)
+  c = jnp.sum(cum <= u, axis=-1)  # the chosen chunk has mass > 0 since u < total
+  u = u[:, 0] - jnp.where(c > 0, jnp.take_along_axis(cum, jnp.maximum(c - 1, 0)[:, None], 1)[:, 0], 0.0)
+  within = jnp.take_along_axis(r, c[:, None, None], axis=1)[:, 0]  # [B, C]
+  j = jnp.sum(jnp.cumsum(within, axis=-1) <= u[:, None], axis=-1)
+  # Rounding can push j past the chunk's last token of non-zero mass: clamp to it.
+  last = jnp.max(jnp.where(within > 0, jnp.arange(_CHUNK), 0), axis=-1)
+  return (c * _CHUNK + jnp.minimum(j, last)).astype(jnp.int32)
+
+
+def choose(logits: Array, key: Array, temperature: Array, greedy: bool, top_k: int,
+           top_p: float) -> tuple[Array, Array]:
+  """Picks one token per row; returns (tokens [B] int32, their log-probs under the raw logits)."""
+  if greedy:
+    tok = argmax(logits)
+  else:
+    tok = categorical(key, filter_logits(logits / temperature, top_k, top_p))
+  picked = jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0]
+  return tok, picked - jax.nn.logsumexp(logits, axis=-1)
+
+
+class Sampler:
+  """Samples from a Transformer; one compiled program per (bucketed shape, static option) set."""
+
+  def __init__(self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0):
+    self.graphdef, self.eos_id, self.pad_id = graphdef, eos_id, pad_id
+    self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
+    self._generate = jax.jit(self._generate_impl, static_argnames=(
+        "group_size", "buffer_len", "greedy", "top_k", "top_p"))
+
+  def _generate_impl(self, params, prompt: Array, prompt_valid: Array, key: Array,
+                     temperature: Array, max_new: Array, *, group_size: int, buffer_len: int,
+                     greedy: bool, top_k: int, top_p: float):
+    """prompt, prompt_valid: [P, Lp] (left-padded) -> tokens, lengths, logprobs of [P*G, buffer_len]."""
+    self.trace_count += 1
+    model = nnx.merge(self.graphdef, params)
+    p, lp = prompt.shape
+    b, s = p * group_size, lp + buffer_len
+    # Prefill each prompt once.
+    positions = positions_from_valid(prompt_valid)
+    kv_valid = jnp.zeros((p, s), bool).at[:, :lp].set(prompt_valid)
+    mask = jnp.tril(jnp.ones((lp, s), bool))[None] & kv_valid[:, None, :]
+    cache = model.init_cache(p, s)
+    h, cache = model.hidden(prompt, positions, mask, cache, jnp.int32(0))
+    logits = model.logits(h[:, -1])  # [P, V]: the only position prefill needs logits for
+    # Share the prefill across the group.
+    rep = lambda x: jnp.repeat(x, group_size, axis=0)
+    cache = jax.tree.map(rep, cache)
+    logits, kv_valid, last_pos = rep(logits), rep(kv_valid), rep(positions[:, -1])
+
+    tok, logp = choose(logits, jax.random.fold_in(key, 0), temperature, greedy, top_k, top_p)
+    tokens = jnp.full((b, buffer_len), self.pad_id, jnp.int32).at[:, 0].set(tok)
+    logps = jnp.zeros((b, buffer_len), jnp.float32).at[:, 0].set(logp)
+    done = tok == self.eos_id
+    lengths = jnp.ones((b,), jnp.int32)
+
+    def cond(state):
+      i, _, _, _, _, done, _ = state
+      return (i < max_new) & ~jnp.all(done)
+
+    def body(state):
+      i, cache, kv_valid, tokens, logps, done, lengths = state
+      slot = lp + i - 1  # cache slot of the previous token
+      kv_valid = jax.lax.dynamic_update_slice(kv_valid, jnp.ones((b, 1), bool), (0, slot))
+      prev = jax.lax.dynamic_slice(tokens, (0, i - 1), (b, 1))
+      h, cache = model.hidden(prev, (last_pos + i)[:, None], kv_valid[:, None, :], cache, slot)
+      tok, logp = choose(model.logits(h[:, 0]), jax.random.fold_in(key, i), temperature, greedy,
+                         top_k, top_p)
+      tok = jnp.where(done, self.pad_id, tok)
+      logp = jnp.where(done, 0.0, logp)
+      tokens = jax.lax.dynamic_update_slice(tokens, tok[:, None], (0, i))
+      logps = jax.lax.dynamic_update_slice(logps, logp[:, None], (0, i))
+      lengths = lengths + (~done).astype(jnp.int32)
+      done = done | (tok == self.eos_id)
+      return i + 1, cache, kv_valid, tokens, logps, done, lengths
+
+    state = (jnp.int32(1), cache, kv_valid, tokens, logps, done, lengths)
+    _, _, _, tokens, logps, _, lengths = jax.lax.while_loop(cond, body, state)
+    return tokens, lengths, logps
+
+  def generate(self, params, prompts: Sequence[Sequence[int]], key: Array,
+               sampling: SamplingParams, group_size: int = 1) -> SampleOutput:
+    """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...])."""
+    if not prompts or any(len(x) == 0 for x in prompts):
+      raise ValueError("every prompt needs at least one token")
+    n_prompts, n_new = len(prompts), sampling.max_new_tokens
+    lp, pb = bucket(max(len(x) for x in prompts)), bucket(n_prompts, minimum=1)
+    tok = np.full((pb, lp), self.pad_id, np.int32)
+    valid = np.zeros((pb, lp), bool)
+    for i, x in enumerate(prompts):
+      tok[i, lp - len(x):], valid[i, lp - len(x):] = x, True
+    valid[n_prompts:, -1] = True  # batch-padding rows: a one-token dummy prompt
+    greedy = sampling.temperature == 0.0
+    out = self._generate(
+        params, jnp.asarray(tok), jnp.asarray(valid), key,
+        jnp.float32(1.0 if greedy else sampling.temperature), jnp.int32(n_new),
+        group_size=group_size, buffer_len=-(-n_new // 16) * 16, greedy=greedy,
+        top_k=sampling.top_k, top_p=float(sampling.top_p))
+    rows = n_prompts * group_size
+    tokens, lengths, logps = (np.asarray(x)[:rows] for x in out)
+    return SampleOutput(tokens[:, :n_new], lengths, logps[:, :n_new])
