@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from typing import Any
 
 import jax
@@ -133,25 +135,37 @@ class Checkpointer:
         state is restored onto its shapes, dtypes and shardings. Raises
         FileNotFoundError when there is no such checkpoint.
         """
-        self.wait()  # A pending async save must be visible to restore.
-        steps = self.all_steps()
-        if step is None:
-            if not steps:
-                raise FileNotFoundError(
-                    f"no checkpoint to restore in {self.directory}")
-            step = steps[-1]
-        elif int(step) not in steps:
-            raise FileNotFoundError(
-                f"no checkpoint for step {step} in {self.directory}; "
-                f"available steps: {steps or 'none'}")
+        step = self._resolve(step)
         restored = self._manager.restore(
-            int(step),
+            step,
             args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(target),
                 meta=ocp.args.JsonRestore(),
             ),
         )
         return restored.state, restored.meta
+
+    def restore_meta(self, step: int | None = None) -> dict[str, Any]:
+        """Only the JSON metadata of ``step`` (None = latest): cheap, and enough
+        to rebuild the abstract target that ``restore`` needs."""
+        step = self._resolve(step)
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return restored.meta
+
+    def _resolve(self, step: int | None) -> int:
+        self.wait()  # A pending async save must be visible to restore.
+        steps = self.all_steps()
+        if step is None:
+            if not steps:
+                raise FileNotFoundError(
+                    f"no checkpoint to restore in {self.directory}")
+            return steps[-1]
+        if int(step) not in steps:
+            raise FileNotFoundError(
+                f"no checkpoint for step {step} in {self.directory}; "
+                f"available steps: {steps or 'none'}")
+        return int(step)
 
     def wait(self) -> None:
         """Blocks until every pending async save is on disk."""
@@ -166,3 +180,34 @@ class Checkpointer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class StopSignal:
+    """Turns SIGTERM / SIGINT into a flag, so a training loop can finish its step,
+    checkpoint and exit cleanly (preemption on TPU VMs sends SIGTERM).
+
+    Use as a context manager around the loop and poll ``requested``; the previous
+    handlers are restored on exit. Only the main thread can install handlers;
+    elsewhere the flag simply never fires.
+    """
+
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        del frame
+        self.requested = True
+        self.signum = signum
+
+    def __enter__(self) -> "StopSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self._SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,107 @@
+"""The `btrl` command: parse flags, validate the config, call the library.
+
+Exit codes: 0 ok; 2 bad usage, config or input (one line on stderr naming what
+is wrong, no traceback, nothing compiled); 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from btrl_jax.config import ConfigError, validate
+from btrl_jax.data.jsonl import DataError
+
+COMMANDS = ("sft", "sample", "bench")
+FLAGS = flags.FLAGS
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:arg]).", lock_config=True)
+flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory (a run's, or one step's).")
+flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
+flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
+
+
+class UsageError(Exception):
+  """Bad command line; printed as one line, exit 2."""
+
+
+def _fail(msg: str) -> None:
+  print(f"btrl: error: {msg}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _parse(argv: list[str]) -> list[str]:
+  try:
+    rest = FLAGS(argv)
+  except flags.Error as e:
+    _fail(str(e).splitlines()[0])
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save and restore at INFO
+  if len(rest) < 2 or rest[1] not in COMMANDS:
+    _fail(f"usage: btrl {{{'|'.join(COMMANDS)}}} [--config=FILE] [--workdir=DIR] ...")
+  return rest
+
+
+def _config(required: bool = True):
+  cfg = _CONFIG.value
+  if cfg is None:
+    if required:
+      raise UsageError("--config is required")
+    return None
+  return validate(cfg)
+
+
+def _require(name: str) -> str:
+  value = getattr(FLAGS, name)
+  if not value:
+    raise UsageError(f"--{name} is required")
+  return value
+
+
+def cmd_sft(args: list[str]) -> None:
+  from btrl_jax.rl import sft
+  cfg, workdir = _config(), _require("workdir")
+  state = sft.run(cfg, workdir)
+  print(f"sft: {state.step} steps; checkpoints in {workdir}/sft/checkpoints")
+
+
+def cmd_sample(args: list[str]) -> None:
+  import jax
+  from btrl_jax.policy import load_policy
+  from btrl_jax.sampling import SamplingParams
+  path, prompt = _require("checkpoint"), _require("prompt")
+  override = _config(required=False)
+  policy = load_policy(path)
+  s = (override or policy.cfg).sample
+  sampling = SamplingParams(s.temperature, s.top_k, s.top_p, s.max_new_tokens)
+  seed = (override or policy.cfg).seed
+  replies = policy.reply([[{"role": "user", "content": prompt}]], sampling, jax.random.key(seed),
+                         num_samples=s.num_samples)[0]
+  for r in replies:
+    print(r)
+
+
+def cmd_bench(args: list[str]) -> None:
+  from btrl_jax.bench import BENCHES
+  if len(args) < 3 or args[2] not in BENCHES:
+    raise UsageError(f"usage: btrl bench {{{'|'.join(BENCHES)}}}")
+  print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats)))
+
+
+def main(argv: list[str]) -> None:
+  command = argv[1]
+  try:
+    globals()[f"cmd_{command}"](argv)
+  except (UsageError, ConfigError, DataError, FileNotFoundError) as e:
+    _fail(str(e))
+
+
+def run() -> None:
+  app.run(main, flags_parser=_parse)
+
+
+if __name__ == "__main__":
+  run()

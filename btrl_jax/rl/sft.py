@@ -1,0 +1,222 @@
+"""Supervised fine-tuning: next-token cross-entropy on assistant tokens only.
+
+Used for the prior (the pre-RL model, trained on a conversation corpus) and,
+later, for the harmful fine-tune of the persistence experiment. AdamW with
+linear warm-up and cosine decay, global-norm gradient clipping, weight decay on
+matrices only. The step is one jitted pure function of (params, opt_state,
+batch) with donated buffers; params are the model's `nnx.Param` state.
+
+Resume is exact: params, optimizer state, step and the grain iterator's state
+are checkpointed together, so a run stopped at any checkpoint and restarted
+ends with bitwise the parameters of a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import time
+from typing import Any, Callable
+
+import grain
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+from tqdm.auto import tqdm
+
+from btrl_jax import parallel
+from btrl_jax.checkpoint import Checkpointer, StopSignal
+from btrl_jax.data.builtin import CORPORA
+from btrl_jax.data.jsonl import DataError, read_examples
+from btrl_jax.metrics import MetricsWriter
+from btrl_jax.models import build, causal_mask, param_count
+from btrl_jax.tokenizer import PAD_ID, Tokenizer
+
+Array = jax.Array
+
+
+def lr_schedule(sft: ml_collections.ConfigDict) -> optax.Schedule:
+  return optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=sft.learning_rate, warmup_steps=sft.warmup_steps,
+      decay_steps=sft.steps, end_value=sft.learning_rate * sft.end_lr_fraction)
+
+
+def make_optimizer(sft: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  schedule = lr_schedule(sft)
+  decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
+  return optax.chain(
+      optax.clip_by_global_norm(sft.grad_clip) if sft.grad_clip > 0 else optax.identity(),
+      optax.adamw(schedule, b1=sft.b1, b2=sft.b2, weight_decay=sft.weight_decay, mask=decay_mask))
+
+
+def token_loss(logits: Array, targets: Array, weights: Array) -> tuple[Array, Array]:
+  """Mean cross-entropy over weighted positions. logits: [B, T, V] float32; targets, weights: [B, T]."""
+  logz = jax.nn.logsumexp(logits, axis=-1)
+  picked = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+  n = jnp.maximum(weights.sum(), 1.0)
+  return ((logz - picked) * weights).sum() / n, n
+
+
+def encode_examples(examples: list[dict], tok: Tokenizer, seq_len: int) -> dict[str, np.ndarray]:
+  """Tokenises conversations into right-padded arrays: tokens [N, L], loss_mask [N, L]."""
+  tokens = np.full((len(examples), seq_len), tok.pad_id, np.int32)
+  mask = np.zeros((len(examples), seq_len), bool)
+  for i, ex in enumerate(examples):
+    t, m = tok.encode_chat(ex["messages"])
+    t, m = t[:seq_len], m[:seq_len]
+    tokens[i, :len(t)], mask[i, :len(m)] = t, m
+  return {"tokens": tokens, "loss_mask": mask}
+
+
+def batch_iterator(arrays: dict[str, np.ndarray], batch_size: int, seed: int):
+  """An endless, seeded, shuffled grain iterator over rows; its state resumes exactly."""
+  n = len(next(iter(arrays.values())))
+  ds = (grain.MapDataset.range(n).shuffle(seed=seed).repeat()
+        .map(lambda i: {k: v[i] for k, v in arrays.items()}).batch(batch_size))
+  return ds.to_iter_dataset().__iter__()
+
+
+@dataclasses.dataclass
+class TrainState:
+  params: Any  # nnx.State of nnx.Param
+  opt_state: Any
+  step: int
+
+
+class SFTTrainer:
+  """Owns the model structure, the optimizer and the jitted step."""
+
+  def __init__(self, cfg: ml_collections.ConfigDict, mesh=None):
+    self.cfg = cfg
+    self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
+    self.tx = make_optimizer(cfg.sft)
+    abstract = nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed))
+    self.graphdef, abstract_params, self.rest = nnx.split(abstract, nnx.Param, ...)
+    self.param_shardings = parallel.state_shardings(abstract_params, self.mesh)
+    self._step = jax.jit(self._step_impl, donate_argnums=(0, 1))
+
+  def init(self) -> TrainState:
+    def make():
+      params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
+      return params, self.tx.init(params)
+    params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, None))()
+    return TrainState(params, opt_state, 0)
+
+  def abstract_state(self) -> dict:
+    """Shape/dtype/sharding of the checkpointed arrays, for restoring onto this mesh."""
+    def make():
+      params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
+      return {"params": params, "opt_state": self.tx.init(params)}
+    return jax.eval_shape(make)
+
+  def model(self, params) -> nnx.Module:
+    return nnx.merge(self.graphdef, params, self.rest)
+
+  def _step_impl(self, params, opt_state, batch):
+    tokens, loss_mask = batch["tokens"], batch["loss_mask"]
+    valid = tokens != PAD_ID
+    inputs, targets, weights = tokens[:, :-1], tokens[:, 1:], loss_mask[:, 1:].astype(jnp.float32)
+    positions = jnp.broadcast_to(jnp.arange(inputs.shape[1]), inputs.shape)
+
+    def loss_fn(p):
+      logits = self.model(p)(inputs, positions, causal_mask(valid[:, :-1]))
+      return token_loss(logits, targets, weights)
+
+    (loss, n_tokens), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = self.tx.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    return params, opt_state, {"loss": loss, "grad_norm": optax.global_norm(grads),
+                               "loss_tokens": n_tokens}
+
+  def step(self, state: TrainState, batch: dict[str, np.ndarray]) -> tuple[TrainState, dict]:
+    batch = jax.device_put(batch, parallel.batch_sharding(self.mesh))
+    params, opt_state, metrics = self._step(state.params, state.opt_state, batch)
+    return TrainState(params, opt_state, state.step + 1), metrics
+
+
+def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], tok: Tokenizer,
+          *, stop_at: int | None = None, progress: bool = True,
+          on_step: Callable[[int, dict], None] | None = None) -> TrainState:
+  """Trains (or resumes) an SFT run in `workdir`; checkpoints go to `workdir/checkpoints`.
+
+  `stop_at` ends the run after that step with a checkpoint, as a preemption would.
+  """
+  if tok.vocab_size > cfg.model.vocab_size:
+    raise ValueError(f"tokenizer has {tok.vocab_size} pieces but model.vocab_size is "
+                     f"{cfg.model.vocab_size}")
+  trainer = SFTTrainer(cfg)
+  arrays = encode_examples(examples, tok, cfg.sft.seq_len)
+  it = batch_iterator(arrays, cfg.sft.batch_size, cfg.seed)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
+                      async_save=cfg.checkpoint.async_save)
+  state = trainer.init()
+  if (latest := ckpt.latest_step()) is not None:
+    saved, meta = ckpt.restore(latest, target=trainer.abstract_state())
+    state = TrainState(saved["params"], saved["opt_state"], latest)
+    it.set_state(meta["data_iterator"])
+  meta = {"config": cfg.to_dict(), "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
+          "kind": "sft", "params": param_count(trainer.model(state.params))}
+  writer = MetricsWriter(workdir)
+  last = cfg.sft.steps if stop_at is None else min(stop_at, cfg.sft.steps)
+  bar = tqdm(total=cfg.sft.steps, initial=state.step, desc="sft", disable=not progress,
+             dynamic_ncols=True)
+  t0, tokens_seen = time.perf_counter(), 0
+  with StopSignal() as stop:
+    while state.step < last:
+      batch = next(it)
+      state, metrics = trainer.step(state, batch)
+      tokens_seen += int((batch["tokens"] != tok.pad_id).sum())
+      bar.update(1)
+      at_end = state.step == last or stop.requested
+      if state.step % cfg.sft.log_every == 0 or at_end:
+        m = {k: float(v) for k, v in metrics.items()}
+        elapsed = time.perf_counter() - t0
+        # The update of step s used the schedule's value at count s - 1.
+        m.update(lr=float(lr_schedule(cfg.sft)(state.step - 1)),
+                 tokens_per_s=tokens_seen / max(elapsed, 1e-9))
+        writer.write(state.step, m)
+        bar.set_postfix(loss=f"{m['loss']:.3f}", tok_s=f"{m['tokens_per_s']:.0f}")
+        if on_step:
+          on_step(state.step, m)
+        t0, tokens_seen = time.perf_counter(), 0
+      if state.step % cfg.checkpoint.every_steps == 0 or at_end:
+        ckpt.save(state.step, {"params": state.params, "opt_state": state.opt_state},
+                  dict(meta, data_iterator=it.get_state(), step=state.step), force=True)
+      if stop.requested:
+        break
+  bar.close()
+  writer.close()
+  ckpt.close()
+  return state
+
+
+def load_examples(spec: str, n: int, seed: int) -> list[dict]:
+  """`builtin:NAME` (a generated corpus of n examples) or a JSONL path (DESIGN.md format)."""
+  if spec.startswith("builtin:"):
+    name = spec.split(":", 1)[1]
+    if name not in CORPORA:
+      raise DataError(f"config.sft.data={spec!r}: unknown built-in corpus (have: {', '.join(CORPORA)})")
+    return CORPORA[name](n, seed)
+  return read_examples(spec)
+
+
+def workdir_tokenizer(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict]) -> Tokenizer:
+  """`tokenizer.path` if set; else `workdir/tokenizer.model`, trained on the examples if absent."""
+  path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
+  if os.path.exists(path):
+    return Tokenizer.load(path)
+  if cfg.tokenizer.path:
+    raise DataError(f"config.tokenizer.path={path!r}: no such file")
+  texts = (m["content"] for ex in examples for m in ex["messages"])
+  return Tokenizer.train(texts, cfg.tokenizer.vocab_size, cfg.tokenizer.model_type, path=path)
+
+
+def run(cfg: ml_collections.ConfigDict, workdir: str, **kwargs) -> TrainState:
+  """`btrl sft`: data, tokenizer, then training into `workdir/sft` (resuming if possible)."""
+  examples = load_examples(cfg.sft.data, cfg.sft.corpus_size, cfg.seed)
+  tok = workdir_tokenizer(cfg, workdir, examples)
+  return train(cfg, os.path.join(workdir, "sft"), examples, tok, **kwargs)
