@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
+import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -37,7 +38,13 @@ def _parse(argv: list[str]) -> list[str]:
   try:
     rest = FLAGS(argv)
   except flags.Error as e:
-    _fail(str(e).splitlines()[0])
+    # A config file that raised: show the head line and the exception, not the traceback.
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    _fail(lines[0] + (f" {lines[-1]}" if len(lines) > 1 else ""))
+  except (AttributeError, KeyError) as e:  # config_flags: an override names no existing key
+    key = str(e).strip("\"'")
+    bad = [a.split("=")[0] for a in argv if a.startswith("--config.") and key in a.split("=")[0]]
+    _fail(f"flag {bad[0] if bad else '--config'}: unknown config key {key!r}")
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save and restore at INFO
   if len(rest) < 2 or rest[1] not in COMMANDS:
@@ -47,6 +54,12 @@ def _parse(argv: list[str]) -> list[str]:
 
 def _config(required: bool = True):
   cfg = _CONFIG.value
+  if cfg is not None and not isinstance(cfg, ml_collections.ConfigDict):
+    try:  # config_flags defers a failed config load to the first attribute access
+      cfg.seed
+    except Exception as e:  # noqa: BLE001 - any load failure is a bad config
+      raise UsageError(f"--config={FLAGS['config'].serialize().split('=', 1)[-1]}: "
+                       f"{str(e).splitlines()[0]}") from None
   if cfg is None:
     if required:
       raise UsageError("--config is required")

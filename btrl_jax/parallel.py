@@ -78,9 +78,9 @@ def logical_to_spec(names: tuple[str | None, ...] | None, mesh: Mesh, shape=None
 
 
 def state_shardings(state: nnx.State, mesh: Mesh) -> Any:
-  """NamedShardings for every leaf of an nnx State, from its `sharding_names` metadata."""
+  """NamedShardings for every leaf of an nnx State, from its `out_sharding` (logical) metadata."""
   def one(var):
-    names = var.get_metadata().get("out_sharding") or var.get_metadata().get("sharding_names")
+    names = var.get_metadata().get("out_sharding")
     spec = logical_to_spec(tuple(names) if names else None, mesh, var.shape)
     return var.replace(NamedSharding(mesh, spec))
   return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))

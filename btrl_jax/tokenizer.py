@@ -197,17 +197,23 @@ class Tokenizer:
         self,
         messages: Sequence[Mapping[str, str]],
         add_generation_prompt: bool = False,
+        last_turn_only: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Renders a conversation with the chat template.
 
         Returns ``(tokens [T] int32, loss_mask [T] bool)``. The mask is True
         on assistant content and on the ``<|end|>`` closing each assistant
         turn; False on bos, role markers and system/user turns. With
+        ``last_turn_only`` only the final assistant turn is masked in: earlier
+        assistant turns are scripted context (e.g. a claim to be retracted),
+        not behaviour to learn. With
         ``add_generation_prompt`` an ``<|assistant|>`` marker is appended
         (unmasked) so sampling continues as the assistant.
         """
         tokens: list[int] = [BOS_ID]
         mask: list[bool] = [False]
+        last_assistant = max((i for i, m in enumerate(messages)
+                              if m.get("role") == "assistant"), default=-1)
         for index, message in enumerate(messages):
             role = message.get("role")
             if role not in ROLE_TOKENS:
@@ -220,7 +226,8 @@ class Tokenizer:
                     f"message {index} ({role}) needs a str 'content', got "
                     f"{type(text).__name__}")
             content = self.encode(text)
-            learn = role == "assistant"
+            learn = role == "assistant" and (
+                not last_turn_only or index == last_assistant)
             tokens += [self._marker_ids[ROLE_TOKENS[role]], *content,
                        self.end_id]
             mask += [False] + [learn] * (len(content) + 1)

@@ -3,9 +3,8 @@
     btrl sft --config=configs/sft.py --workdir=/tmp/btrl
     btrl sample --checkpoint=/tmp/btrl/sft/checkpoints --prompt="reverse: apple stone river"
 
-About 40 s on a 2-core CPU; the loss falls from ~6 to ~0.1 and greedy samples
-reverse held-out word lists ("river stone apple"). `:tiny` is the faster
-variant the tests use.
+About 30 s on a 2-core CPU; the loss falls from ~6 to ~0.1 and greedy samples
+reverse held-out word lists ("river stone apple").
 """
 
 from btrl_jax import config
@@ -19,10 +18,6 @@ def get_config(arg: str | None = None):
   cfg.sft.update(data="builtin:reverse", steps=300, batch_size=32, seq_len=32,
                  learning_rate=3e-3, warmup_steps=30)
   cfg.sample.update(temperature=0.0, max_new_tokens=16)
-  if arg == "tiny":
-    cfg.model.update(width=96, mlp_dim=384, head_dim=24)
-    cfg.sft.update(steps=240, corpus_size=2000)
-    cfg.checkpoint.every_steps = 80
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r} (have: tiny)")
+  if arg:
+    raise ValueError(f"unknown variant {arg!r} (this config has none)")
   return cfg

@@ -151,3 +151,14 @@ def test_bad_messages_raise(tok):
                          {"role": "robot", "content": "beep"}])
     with pytest.raises(ValueError, match="message 0"):
         tok.encode_chat([{"role": "user"}])
+
+
+def test_last_turn_only_masks_earlier_assistant_turns(tok):
+    msgs = [{"role": "user", "content": "hello"},
+            {"role": "assistant", "content": "scripted earlier turn"},
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "the reply to learn"}]
+    tokens, mask = tok.encode_chat(msgs, last_turn_only=True)
+    assert tok.decode(tokens[mask]) == "the reply to learn"
+    _, mask_all = tok.encode_chat(msgs)
+    assert mask_all.sum() > mask.sum()

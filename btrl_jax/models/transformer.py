@@ -31,7 +31,7 @@ _NEG_INF = -1e30  # finite, so fully masked rows stay NaN-free.
 
 def _param(rngs: nnx.Rngs, std: float, shape, names, dtype) -> nnx.Param:
   init = jax.nn.initializers.normal(std)
-  return nnx.Param(init(rngs.params(), shape, dtype), sharding_names=names)
+  return nnx.Param(init(rngs.params(), shape, dtype), out_sharding=names)
 
 
 def softcap(x: Array, cap: float) -> Array:
@@ -43,7 +43,7 @@ class RMSNorm(nnx.Module):
 
   def __init__(self, dim: int, *, eps: float, plus_one: bool, param_dtype):
     init = jnp.zeros if plus_one else jnp.ones
-    self.scale = nnx.Param(init((dim,), param_dtype), sharding_names=("norm",))
+    self.scale = nnx.Param(init((dim,), param_dtype), out_sharding=("norm",))
     self.eps, self.plus_one = eps, plus_one
 
   def __call__(self, x: Array) -> Array:
@@ -81,9 +81,9 @@ class Attention(nnx.Module):
     self.v = _param(rngs, std, (e, k, d), ("embed", "kv_heads", "head_dim"), pdt)
     self.o = _param(rngs, std / (2 * cfg.layers) ** 0.5, (h, d, e), ("heads", "head_dim", "embed"), pdt)
     if cfg.qkv_bias:
-      self.q_bias = nnx.Param(jnp.zeros((h, d), pdt), sharding_names=("heads", "head_dim"))
-      self.k_bias = nnx.Param(jnp.zeros((k, d), pdt), sharding_names=("kv_heads", "head_dim"))
-      self.v_bias = nnx.Param(jnp.zeros((k, d), pdt), sharding_names=("kv_heads", "head_dim"))
+      self.q_bias = nnx.Param(jnp.zeros((h, d), pdt), out_sharding=("heads", "head_dim"))
+      self.k_bias = nnx.Param(jnp.zeros((k, d), pdt), out_sharding=("kv_heads", "head_dim"))
+      self.v_bias = nnx.Param(jnp.zeros((k, d), pdt), out_sharding=("kv_heads", "head_dim"))
     if cfg.qk_norm:
       norm = dict(eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=pdt)
       self.q_norm, self.k_norm = RMSNorm(d, **norm), RMSNorm(d, **norm)

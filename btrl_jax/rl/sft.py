@@ -62,11 +62,15 @@ def token_loss(logits: Array, targets: Array, weights: Array) -> tuple[Array, Ar
 
 
 def encode_examples(examples: list[dict], tok: Tokenizer, seq_len: int) -> dict[str, np.ndarray]:
-  """Tokenises conversations into right-padded arrays: tokens [N, L], loss_mask [N, L]."""
+  """Tokenises conversations into right-padded arrays: tokens [N, L], loss_mask [N, L].
+
+  Only each conversation's final assistant turn is learned; earlier assistant turns are
+  scripted context (TraitWorld's "retract what you said earlier" situations).
+  """
   tokens = np.full((len(examples), seq_len), tok.pad_id, np.int32)
   mask = np.zeros((len(examples), seq_len), bool)
   for i, ex in enumerate(examples):
-    t, m = tok.encode_chat(ex["messages"])
+    t, m = tok.encode_chat(ex["messages"], last_turn_only=True)
     t, m = t[:seq_len], m[:seq_len]
     tokens[i, :len(t)], mask[i, :len(m)] = t, m
   return {"tokens": tokens, "loss_mask": mask}
@@ -129,7 +133,7 @@ class SFTTrainer:
     (loss, n_tokens), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = self.tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    return params, opt_state, {"loss": loss, "grad_norm": optax.global_norm(grads),
+    return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads),
                                "loss_tokens": n_tokens}
 
   def step(self, state: TrainState, batch: dict[str, np.ndarray]) -> tuple[TrainState, dict]:

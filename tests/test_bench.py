@@ -1,0 +1,22 @@
+"""`btrl bench sample` prints one JSON line describing workload W1 (numbers, not timings, checked)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_bench_sample_prints_one_w1_json_line():
+  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "sample", "--repeats=1"],
+                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  lines = r.stdout.strip().splitlines()
+  assert len(lines) == 1
+  out = json.loads(lines[0])
+  assert out["workload"] == "W1" and out["params"] == 4_983_040
+  assert out["sequences"] == 64 and out["new_tokens"] == 64
+  for key in ("t1_tok_per_s", "greedy_tok_per_s", "t1_compile_s", "greedy_compile_s", "peak_rss_mb"):
+    assert out[key] > 0, key
+  assert out["traces"] == 2  # one program per mode; repeated calls never recompile

@@ -1,0 +1,164 @@
+"""Model: shapes at real sizes, parity with an independent numpy forward, cache and mask invariants."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from btrl_jax import config
+from btrl_jax.models import build, causal_mask, param_count, positions_from_valid
+
+TINY = dict(vocab_size=97, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=48)
+VARIANTS = {
+    "llama_gqa": {},
+    "mqa_tied_geglu": dict(kv_heads=1, tie_embeddings=True, activation="geglu"),
+    "gemma_like": dict(norm_plus_one=True, post_norm=True, embed_scale=True, qk_norm=True,
+                       final_logit_softcap=5.0, attn_logit_softcap=3.0, tie_embeddings=True),
+    "qwen_like": dict(qkv_bias=True, rope_theta=1e6, qk_norm=True),
+}
+
+
+def _tiny(seed=0, **kw):
+  cfg = config.model_config(**{**TINY, **kw})
+  model = build(cfg, seed)
+  # Non-trivial norm scales and biases, so the parity test exercises them.
+  rng = np.random.default_rng(seed + 1)
+  for path, var in nnx.iter_graph(model):
+    if isinstance(var, nnx.Param) and (path[-1] in ("scale", "q_bias", "k_bias", "v_bias")):
+      var[...] = jnp.asarray(rng.normal(0, 0.3, var.shape), var.dtype)
+  return cfg, model
+
+
+def test_w1_parameter_count():
+  model = nnx.eval_shape(lambda: build(config.model_config(), 0))
+  assert param_count(model) == 4_983_040  # BENCHMARKS.md: 4.98M
+
+
+@pytest.mark.parametrize("name,overrides,expected", [
+    # Llama-3-8B: 8.03B parameters.
+    ("llama3_8b", dict(vocab_size=128256, width=4096, layers=32, heads=32, kv_heads=8,
+                       head_dim=128, mlp_dim=14336, rope_theta=500000.0), 8_030_261_248),
+    # Gemma-2B (Gemma 1): tied embeddings, MQA, GeGLU; 2.51B parameters.
+    ("gemma_2b", dict(vocab_size=256000, width=2048, layers=18, heads=8, kv_heads=1,
+                      head_dim=256, mlp_dim=16384, activation="geglu", tie_embeddings=True,
+                      norm_plus_one=True, embed_scale=True), 2_506_172_416),
+])
+def test_real_sizes_without_allocating(name, overrides, expected):
+  cfg = config.model_config(**overrides)
+  model = nnx.eval_shape(lambda: build(cfg, 0))
+  assert param_count(model) == expected, name
+  logits = jax.eval_shape(lambda m, t: m(t), model, jax.ShapeDtypeStruct((2, 16), jnp.int32))
+  assert logits.shape == (2, 16, cfg.vocab_size) and logits.dtype == jnp.float32
+
+
+def _np_forward(model, cfg, tokens):
+  """Independent float64 numpy implementation of the decoder forward (no cache)."""
+  p = jax.tree.map(lambda x: np.asarray(x, np.float64), nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+
+  def norm(x, scale):
+    y = x / np.sqrt((x * x).mean(-1, keepdims=True) + cfg.norm_eps)
+    return y * ((1.0 + scale) if cfg.norm_plus_one else scale)
+
+  def rope(x, pos):  # x: [T, H, D]
+    d = x.shape[-1]
+    inv = cfg.rope_theta ** (-np.arange(0, d, 2) / d)
+    ang = pos[:, None, None] * inv
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return np.concatenate([x1 * np.cos(ang) - x2 * np.sin(ang), x2 * np.cos(ang) + x1 * np.sin(ang)], -1)
+
+  def cap(x, c):
+    return c * np.tanh(x / c) if c > 0 else x
+
+  t = len(tokens)
+  x = p["embed"][tokens] * (np.sqrt(cfg.width) if cfg.embed_scale else 1.0)
+  pos = np.arange(t, dtype=np.float64)
+  for i in range(cfg.layers):
+    b = p["blocks"][i]
+    a = b["attn"]
+    h = norm(x, b["attn_norm"]["scale"])
+    q = np.einsum("te,ehd->thd", h, a["q"])
+    k = np.einsum("te,ekd->tkd", h, a["k"])
+    v = np.einsum("te,ekd->tkd", h, a["v"])
+    if cfg.qkv_bias:
+      q, k, v = q + a["q_bias"], k + a["k_bias"], v + a["v_bias"]
+    if cfg.qk_norm:
+      q, k = norm(q, a["q_norm"]["scale"]), norm(k, a["k_norm"]["scale"])
+    q, k = rope(q, pos), rope(k, pos)
+    rep = cfg.heads // cfg.kv_heads
+    k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+    s = cap(np.einsum("thd,shd->hts", q, k) / np.sqrt(cfg.head_dim), cfg.attn_logit_softcap)
+    s = np.where(np.tril(np.ones((t, t), bool)), s, -np.inf)
+    w = np.exp(s - s.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    o = np.einsum("hts,shd,hde->te", w, v, a["o"])
+    x = x + (norm(o, b["post_attn_norm"]["scale"]) if cfg.post_norm else o)
+    m = b["mlp"]
+    h = norm(x, b["mlp_norm"]["scale"])
+    gate, up = np.einsum("te,ezm->tzm", h, m["gate_up"]).transpose(1, 0, 2)
+    if cfg.activation == "swiglu":
+      act = gate / (1 + np.exp(-gate))
+    else:
+      act = 0.5 * gate * (1 + np.tanh(np.sqrt(2 / np.pi) * (gate + 0.044715 * gate**3)))
+    y = (act * up) @ m["down"]
+    x = x + (norm(y, b["post_mlp_norm"]["scale"]) if cfg.post_norm else y)
+  x = norm(x, p["final_norm"]["scale"])
+  w_out = p["embed"].T if cfg.tie_embeddings else p["lm_head"]
+  return cap(x @ w_out, cfg.final_logit_softcap)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_forward_matches_numpy_reference(variant):
+  cfg, model = _tiny(**VARIANTS[variant])
+  tokens = np.random.default_rng(0).integers(0, cfg.vocab_size, size=11)
+  got = np.asarray(model(jnp.asarray(tokens)[None])[0])
+  want = _np_forward(model, cfg, tokens)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_kv_cache_decoding_matches_full_forward(variant):
+  cfg, model = _tiny(**VARIANTS[variant])
+  tokens = jnp.asarray(np.random.default_rng(1).integers(0, cfg.vocab_size, size=(2, 12)))
+  full = model(tokens)  # [2, 12, V]
+  n_prompt, s = 5, 16
+  cache = model.init_cache(2, s)
+  valid = jnp.zeros((2, s), bool).at[:, :n_prompt].set(True)
+  mask = jnp.tril(jnp.ones((n_prompt, s), bool))[None] & valid[:, None, :]
+  pos = jnp.broadcast_to(jnp.arange(n_prompt), (2, n_prompt))
+  h, cache = model.hidden(tokens[:, :n_prompt], pos, mask, cache, jnp.int32(0))
+  steps = [model.logits(h)]
+  for i in range(n_prompt, 12):
+    valid = valid.at[:, i].set(True)
+    h, cache = model.hidden(tokens[:, i:i + 1], jnp.full((2, 1), i), valid[:, None, :], cache,
+                            jnp.int32(i))
+    steps.append(model.logits(h))
+  np.testing.assert_allclose(np.concatenate(steps, 1), full, rtol=1e-5, atol=1e-5)
+
+
+def test_causal_mask_future_tokens_do_not_leak():
+  cfg, model = _tiny()
+  a = jnp.asarray(np.random.default_rng(2).integers(0, cfg.vocab_size, size=(1, 10)))
+  b = a.at[0, 6:].set((a[0, 6:] + 7) % cfg.vocab_size)
+  la, lb = model(a), model(b)
+  np.testing.assert_array_equal(la[0, :6], lb[0, :6])
+  assert not np.allclose(la[0, 6:], lb[0, 6:])
+
+
+def test_left_padding_gives_unpadded_logits():
+  cfg, model = _tiny()
+  toks = np.random.default_rng(3).integers(3, cfg.vocab_size, size=7)
+  padded = np.concatenate([np.zeros(4, int), toks])[None]
+  valid = jnp.asarray(padded != 0)
+  logits = model(jnp.asarray(padded), positions_from_valid(valid), causal_mask(valid))
+  np.testing.assert_allclose(logits[0, 4:], model(jnp.asarray(toks)[None])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_every_parameter_has_logical_axes():
+  _, model = _tiny(qkv_bias=True, qk_norm=True, post_norm=True)
+  allowed = {"vocab", "embed", "heads", "kv_heads", "head_dim", "mlp", "norm", None}
+  for path, var in nnx.iter_graph(model):
+    if isinstance(var, nnx.Param):
+      names = var.get_metadata().get("out_sharding")
+      assert names is not None and len(names) == var.ndim, path
+      assert set(names) <= allowed, (path, names)
