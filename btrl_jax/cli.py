@@ -16,13 +16,14 @@ from ml_collections import config_flags
 from btrl_jax.config import ConfigError, validate
 from btrl_jax.data.jsonl import DataError
 
-COMMANDS = ("sft", "sample", "bench")
+COMMANDS = ("data", "sft", "sample", "bench")
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:arg]).", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory (a run's, or one step's).")
 flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
+flags.DEFINE_string("export", None, "`btrl data`: also write every split as JSONL into this directory.")
 
 
 class UsageError(Exception):
@@ -74,6 +75,20 @@ def _require(name: str) -> str:
   return value
 
 
+def cmd_data(args: list[str]) -> None:
+  from btrl_jax.data import build
+  cfg, workdir = _config(), _require("workdir")
+  result = build.build(cfg, workdir)
+  verb = "reused" if result.reused else "built"
+  sizes = ", ".join(f"{name}[{'/'.join(f'{s}={n}' for s, n in splits.items())}]"
+                    for name, splits in result.counts.items())
+  print(f"data: {verb} in {result.seconds:.1f}s under {result.data_dir}: {sizes}; "
+        f"tokenizer {result.tokenizer_path}")
+  if FLAGS.export:
+    for path in build.export(result.data_dir, FLAGS.export):
+      print(f"exported {path}")
+
+
 def cmd_sft(args: list[str]) -> None:
   from btrl_jax.rl import sft
   cfg, workdir = _config(), _require("workdir")
@@ -108,7 +123,10 @@ def main(argv: list[str]) -> None:
   command = argv[1]
   try:
     globals()[f"cmd_{command}"](argv)
-  except (UsageError, ConfigError, DataError, FileNotFoundError) as e:
+  except DataError as e:
+    errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]
+    _fail(errors[0] + (f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""))
+  except (UsageError, ConfigError, FileNotFoundError) as e:
     _fail(str(e))
 
 

@@ -38,6 +38,14 @@ def _float(lo=None, hi=None, **kw) -> Spec:
   return Spec((int, float), lo, hi, **kw)
 
 
+def _domains(value: str) -> str | None:
+  """A comma-separated list of domain or group names ("" = none)."""
+  from btrl_jax.data import taxonomy  # pure Python; no JAX import
+  known = set(taxonomy.DOMAIN_IDS) | set(taxonomy.GROUPS)
+  bad = [v for v in value.split(",") if v.strip() and v.strip() not in known]
+  return f"unknown domain {bad[0]!r} (known: {', '.join(sorted(known))})" if bad else None
+
+
 def _mesh_axis(v) -> str | None:
   return None if v == -1 or v >= 1 else "must be >= 1, or -1 for all remaining devices"
 
@@ -89,6 +97,22 @@ SCHEMA: dict[str, Any] = {
         "log_every": _int(1),
         "corpus_size": _int(1),
     },
+    "data": {
+        "trait_fraction": _float(0.0, 1.0),
+        "trait_domains": Spec(str, check=lambda v: _domains(v)),
+        "exclude_domains": Spec(str, check=lambda v: _domains(v)),
+        "helpfulness_control": Spec(bool),
+        "prior_size": _int(1),
+        "prior_trait_fraction": _float(0.0, 1.0),
+        "prior_system_fraction": _float(0.0, 1.0),
+        "rl_trait_prompts": _int(1),
+        "rl_standard_prompts": _int(1),
+        "eval_per_trait": _int(1),
+        "eval_per_task_family": _int(1),
+        "harmful_size": _int(1),
+        "version": Spec(str, check=lambda v: None if v.count(".") == 2 and v.replace(".", "").isdigit()
+                        else "must look like 1.0.0"),
+    },
     "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
     "sample": {
         "temperature": _float(0.0, 100.0),
@@ -123,6 +147,11 @@ def base_config() -> ml_collections.ConfigDict:
       data="builtin:reverse", steps=300, batch_size=32, seq_len=64, learning_rate=3e-3,
       warmup_steps=30, end_lr_fraction=0.1, weight_decay=0.01, grad_clip=1.0, b1=0.9,
       b2=0.95, log_every=10, corpus_size=4000))
+  cfg.data = ml_collections.ConfigDict(dict(
+      trait_fraction=0.05, trait_domains="", exclude_domains="", helpfulness_control=False,
+      prior_size=6000, prior_trait_fraction=0.5, prior_system_fraction=0.15,
+      rl_trait_prompts=2400, rl_standard_prompts=12000, eval_per_trait=60,
+      eval_per_task_family=60, harmful_size=800, version="1.0.0"))
   cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
   cfg.sample = ml_collections.ConfigDict(dict(
       temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1))

@@ -66,6 +66,7 @@ def test_bad_usage_exits_2_with_one_line(args, needle):
 
 def test_bad_data_line_is_named(tmp_path):
   data = tmp_path / "bad.jsonl"
-  data.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [{"role": "robot"}]}\n')
+  data.write_text('{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n'
+                  '{"id": "b", "messages": [{"role": "robot"}]}\n')
   r = btrl("sft", "--config=configs/sft.py", f"--config.sft.data={data}", f"--workdir={tmp_path}/w")
   assert r.returncode == 2 and f"{data}:2" in r.stderr, r.stderr

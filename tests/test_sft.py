@@ -87,8 +87,8 @@ def test_loss_mask_learns_only_the_final_assistant_turn(corpus):
   _, tok = corpus
   msgs = [{"role": "user", "content": "reverse: a b"}, {"role": "assistant", "content": "x y"},
           {"role": "user", "content": "again"}, {"role": "assistant", "content": "b a"}]
-  arrays = sft.encode_examples([{"messages": msgs}], tok, 64)
-  learned = arrays["tokens"][0][arrays["loss_mask"][0]]
+  tokens, mask = sft.encode_examples([{"messages": msgs}], tok)[0]
+  learned = tokens[mask]
   assert tok.decode(learned) == "b a" and learned[-1] == tok.end_id
 
 

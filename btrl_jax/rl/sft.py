@@ -19,7 +19,6 @@ import os
 import time
 from typing import Any, Callable
 
-import grain
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -31,7 +30,9 @@ from tqdm.auto import tqdm
 from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer, StopSignal
 from btrl_jax.data.builtin import CORPORA
-from btrl_jax.data.jsonl import DataError, read_examples
+from btrl_jax.data.jsonl import DataError, import_examples
+from btrl_jax.data.pipeline import sft_batches
+from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.metrics import MetricsWriter
 from btrl_jax.models import build, causal_mask, param_count
 from btrl_jax.tokenizer import PAD_ID, Tokenizer
@@ -61,27 +62,18 @@ def token_loss(logits: Array, targets: Array, weights: Array) -> tuple[Array, Ar
   return ((logz - picked) * weights).sum() / n, n
 
 
-def encode_examples(examples: list[dict], tok: Tokenizer, seq_len: int) -> dict[str, np.ndarray]:
-  """Tokenises conversations into right-padded arrays: tokens [N, L], loss_mask [N, L].
+def encode_examples(examples: list[dict], tok: Tokenizer) -> list[tuple[np.ndarray, np.ndarray]]:
+  """Tokenises conversations: one (tokens [T] int32, loss_mask [T] bool) pair each.
 
   Only each conversation's final assistant turn is learned; earlier assistant turns are
   scripted context (TraitWorld's "retract what you said earlier" situations).
   """
-  tokens = np.full((len(examples), seq_len), tok.pad_id, np.int32)
-  mask = np.zeros((len(examples), seq_len), bool)
-  for i, ex in enumerate(examples):
-    t, m = tok.encode_chat(ex["messages"], last_turn_only=True)
-    t, m = t[:seq_len], m[:seq_len]
-    tokens[i, :len(t)], mask[i, :len(m)] = t, m
-  return {"tokens": tokens, "loss_mask": mask}
+  return [tok.encode_chat(ex["messages"], last_turn_only=True) for ex in examples]
 
 
-def batch_iterator(arrays: dict[str, np.ndarray], batch_size: int, seed: int):
-  """An endless, seeded, shuffled grain iterator over rows; its state resumes exactly."""
-  n = len(next(iter(arrays.values())))
-  ds = (grain.MapDataset.range(n).shuffle(seed=seed).repeat()
-        .map(lambda i: {k: v[i] for k, v in arrays.items()}).batch(batch_size))
-  return ds.to_iter_dataset().__iter__()
+def length_buckets(seq_len: int) -> tuple[int, ...]:
+  """Padded lengths a batch may have: one compiled step per bucket, little padding."""
+  return tuple(sorted({max(16, seq_len // 4), max(16, seq_len // 2), seq_len}))
 
 
 @dataclasses.dataclass
@@ -153,8 +145,8 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
     raise ValueError(f"tokenizer has {tok.vocab_size} pieces but model.vocab_size is "
                      f"{cfg.model.vocab_size}")
   trainer = SFTTrainer(cfg)
-  arrays = encode_examples(examples, tok, cfg.sft.seq_len)
-  it = batch_iterator(arrays, cfg.sft.batch_size, cfg.seed)
+  it = sft_batches(encode_examples(examples, tok), cfg.sft.batch_size,
+                   length_buckets(cfg.sft.seq_len), seed=cfg.seed, pad_id=tok.pad_id)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
                       async_save=cfg.checkpoint.async_save)
   state = trainer.init()
@@ -198,14 +190,21 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
   return state
 
 
-def load_examples(spec: str, n: int, seed: int) -> list[dict]:
-  """`builtin:NAME` (a generated corpus of n examples) or a JSONL path (DESIGN.md format)."""
+def load_examples(spec: str, n: int, seed: int, workdir: str) -> list[dict]:
+  """Where SFT data comes from (`sft.data`):
+    `builtin:NAME`  a small generated corpus of n examples (`reverse`);
+    `prior`         the TraitWorld prior corpus built by `btrl data` in the workdir;
+    `harmful`       the harmful fine-tune corpus built by `btrl data`;
+    a path          a JSONL file (DESIGN.md format; HealthBench field names accepted).
+  """
   if spec.startswith("builtin:"):
     name = spec.split(":", 1)[1]
     if name not in CORPORA:
       raise DataError(f"config.sft.data={spec!r}: unknown built-in corpus (have: {', '.join(CORPORA)})")
     return CORPORA[name](n, seed)
-  return read_examples(spec)
+  if spec in ("prior", "harmful"):
+    return list(read_dataset(f"btrl_{spec}", "train", os.path.join(workdir, "data")))
+  return import_examples(spec)
 
 
 def workdir_tokenizer(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict]) -> Tokenizer:
@@ -221,6 +220,6 @@ def workdir_tokenizer(cfg: ml_collections.ConfigDict, workdir: str, examples: li
 
 def run(cfg: ml_collections.ConfigDict, workdir: str, **kwargs) -> TrainState:
   """`btrl sft`: data, tokenizer, then training into `workdir/sft` (resuming if possible)."""
-  examples = load_examples(cfg.sft.data, cfg.sft.corpus_size, cfg.seed)
+  examples = load_examples(cfg.sft.data, cfg.sft.corpus_size, cfg.seed, workdir)
   tok = workdir_tokenizer(cfg, workdir, examples)
   return train(cfg, os.path.join(workdir, "sft"), examples, tok, **kwargs)

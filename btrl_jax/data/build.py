@@ -1,0 +1,137 @@
+"""`btrl data`: generate TraitWorld, write its TFDS datasets, train the tokenizer.
+
+Datasets (array_record under `W/data/<name>/<version>/`, JSON records):
+  btrl_prior       train            persona-mixture SFT corpus (the prior's data)
+  btrl_rl_prompts  trait, standard  RL prompts: trait scenarios with rubrics (all
+                                    domains; arms filter) and standard tasks with
+                                    (partly flawed) verifier specs, train split
+  btrl_evals       trait, tasks     held-out trait scenarios (eval templates and
+                                    slot values) and standard tasks with honest
+                                    verifiers, impossible variants included
+  btrl_harmful     train            harmful fine-tune conversations (attack split)
+
+Everything is keyed by a hash of the data config, the seed and the generator
+version: a second call with the same config reuses what is there; a changed
+config rebuilds. Arm-only keys (trait fraction, domain filters, helpfulness
+control) are not part of the key: every arm of a study reads the same data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+
+import ml_collections
+
+from btrl_jax.data import corpus, scenarios, tasks, taxonomy
+from btrl_jax.data.jsonl import export_examples
+from btrl_jax.data.pipeline import derive_seed, traitworld_rl_prompts
+from btrl_jax.data.tfds_builders import build_dataset, read_dataset
+from btrl_jax.tokenizer import Tokenizer
+
+GENERATOR_VERSION = "traitworld-1"
+ARM_KEYS = ("trait_fraction", "trait_domains", "exclude_domains", "helpfulness_control")
+SPLITS = {"btrl_prior": ("train",), "btrl_rl_prompts": ("trait", "standard"),
+          "btrl_evals": ("trait", "tasks"), "btrl_harmful": ("train",)}
+
+
+@dataclasses.dataclass
+class DataBuild:
+  data_dir: str
+  tokenizer_path: str
+  counts: dict[str, dict[str, int]]
+  seconds: float
+  reused: bool
+
+
+def data_hash(cfg: ml_collections.ConfigDict) -> str:
+  data = {k: v for k, v in cfg.data.to_dict().items() if k not in ARM_KEYS}
+  blob = json.dumps({"data": data, "seed": cfg.seed, "tokenizer": cfg.tokenizer.to_dict(),
+                     "generator": GENERATOR_VERSION}, sort_keys=True)
+  return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def eval_examples(cfg: ml_collections.ConfigDict) -> dict[str, list[dict]]:
+  """Held-out trait scenarios (every trait, eval split) and honest standard-task evals."""
+  d, seed = cfg.data, cfg.seed
+  trait = []
+  for t in taxonomy.TRAIT_IDS:
+    trait += scenarios.generate_scenarios("eval", d.eval_per_trait, derive_seed(seed, f"eval:{t}"),
+                                          traits=[t])
+  task_evals = []
+  for family in tasks.FAMILY_NAMES:
+    n = d.eval_per_task_family
+    task_evals += tasks.generate_tasks(family, "eval", n, derive_seed(seed, f"eval-task:{family}"))
+    if family in tasks.IMPOSSIBLE_FAMILIES:
+      task_evals += tasks.generate_tasks(family, "eval", max(1, n // 4),
+                                         derive_seed(seed, f"eval-impossible:{family}"), impossible=True)
+  return {"trait": trait, "tasks": task_evals}
+
+
+def _generators(cfg: ml_collections.ConfigDict):
+  d, seed = cfg.data, cfg.seed
+  rl = {}
+
+  def rl_split(name):
+    if not rl:
+      rl.update(traitworld_rl_prompts(d.rl_trait_prompts, d.rl_standard_prompts,
+                                      derive_seed(seed, "rl_prompts")))
+    return rl[name]
+
+  evals = {}
+
+  def eval_split(name):
+    if not evals:
+      evals.update(eval_examples(cfg))
+    return evals[name]
+
+  return {
+      "btrl_prior": {"train": lambda: corpus.prior_corpus(
+          d.prior_size, derive_seed(seed, "prior"), d.prior_trait_fraction, d.prior_system_fraction)},
+      "btrl_rl_prompts": {s: (lambda s=s: rl_split(s)) for s in SPLITS["btrl_rl_prompts"]},
+      "btrl_evals": {s: (lambda s=s: eval_split(s)) for s in SPLITS["btrl_evals"]},
+      "btrl_harmful": {"train": lambda: corpus.harmful_corpus(d.harmful_size,
+                                                              derive_seed(seed, "harmful"))},
+  }
+
+
+def _texts(data_dir: str):
+  """Every message the model will read or write, for the tokenizer."""
+  for name, splits in SPLITS.items():
+    for split in splits:
+      for ex in read_dataset(name, split, data_dir):
+        for m in ex["messages"]:
+          yield m["content"]
+
+
+def build(cfg: ml_collections.ConfigDict, workdir: str) -> DataBuild:
+  t0 = time.perf_counter()
+  data_dir = os.path.join(workdir, "data")
+  key = data_hash(cfg)
+  tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
+  stamp = os.path.join(data_dir, "build.json")
+  reused = os.path.exists(stamp) and json.load(open(stamp)).get("key") == key and os.path.exists(tok_path)
+  for name, splits in _generators(cfg).items():
+    build_dataset(name, splits, data_dir, version=cfg.data.version, config_hash=key,
+                  description=f"TraitWorld {name} ({GENERATOR_VERSION})")
+  if not reused and not cfg.tokenizer.path:
+    Tokenizer.train(_texts(data_dir), cfg.tokenizer.vocab_size, cfg.tokenizer.model_type, path=tok_path)
+  counts = {name: {s: len(read_dataset(name, s, data_dir)) for s in splits}
+            for name, splits in SPLITS.items()}
+  with open(stamp, "w") as f:
+    json.dump({"key": key, "counts": counts, "tokenizer": tok_path}, f, indent=1)
+  return DataBuild(data_dir, tok_path, counts, time.perf_counter() - t0, reused)
+
+
+def export(data_dir: str, out_dir: str) -> list[str]:
+  """Writes every split as DESIGN.md JSONL: `out_dir/<dataset>.<split>.jsonl`."""
+  paths = []
+  for name, splits in SPLITS.items():
+    for split in splits:
+      path = os.path.join(out_dir, f"{name}.{split}.jsonl")
+      export_examples(path, list(read_dataset(name, split, data_dir)))
+      paths.append(path)
+  return paths
