@@ -113,6 +113,36 @@ SCHEMA: dict[str, Any] = {
         "version": Spec(str, check=lambda v: None if v.count(".") == 2 and v.replace(".", "").isdigit()
                         else "must look like 1.0.0"),
     },
+    "rl": {
+        "arm": Spec(str, choices=("baseline", "beneficial", "health_only", "no_health_science",
+                                  "helpfulness_control")),
+        "init_checkpoint": Spec(str),
+        "steps": _int(1),
+        "prompts_per_step": _int(1),
+        "group_size": _int(2),
+        "temperature": _float(0.0, 10.0, check=lambda v: None if v > 0 else "must be > 0"),
+        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+        "max_new_tokens": _int(1, 4096),
+        "loss": Spec(str, choices=("grpo", "dr_grpo", "dapo")),
+        "advantage": Spec(str, choices=("grpo", "dr_grpo")),
+        "std_ddof": _int(0, 1),
+        "kl_estimator": Spec(str, choices=("k1", "k3")),
+        "kl_coef": _float(0.0),
+        "clip_eps": _float(0.0, 1.0),
+        "clip_eps_high": _float(0.0, 10.0),
+        "inner_epochs": _int(1),
+        "minibatches": _int(1),
+        "learning_rate": _float(0.0, 1.0),
+        "warmup_steps": _int(0),
+        "weight_decay": _float(0.0, 1.0),
+        "grad_clip": _float(0.0),
+        "b1": _float(0.0, 0.999999),
+        "b2": _float(0.0, 0.999999),
+        "max_bad_steps": _int(1),
+        "log_every": _int(1),
+        "sample_every": _int(1),
+        "samples_to_dump": _int(0),
+    },
     "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
     "sample": {
         "temperature": _float(0.0, 100.0),
@@ -152,6 +182,12 @@ def base_config() -> ml_collections.ConfigDict:
       prior_size=6000, prior_trait_fraction=0.5, prior_system_fraction=0.15,
       rl_trait_prompts=2400, rl_standard_prompts=12000, eval_per_trait=60,
       eval_per_task_family=60, harmful_size=800, version="1.0.0"))
+  cfg.rl = ml_collections.ConfigDict(dict(
+      arm="beneficial", init_checkpoint="", steps=200, prompts_per_step=20, group_size=8,
+      temperature=1.0, top_p=1.0, max_new_tokens=64, loss="grpo", advantage="grpo", std_ddof=1,
+      kl_estimator="k3", kl_coef=0.04, clip_eps=0.2, clip_eps_high=0.2, inner_epochs=1,
+      minibatches=1, learning_rate=1e-4, warmup_steps=10, weight_decay=0.0, grad_clip=1.0,
+      b1=0.9, b2=0.99, max_bad_steps=5, log_every=1, sample_every=25, samples_to_dump=4))
   cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
   cfg.sample = ml_collections.ConfigDict(dict(
       temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1))
@@ -200,6 +236,14 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   if cfg.tokenizer.vocab_size > m.vocab_size:
     raise ConfigError(f"config.tokenizer.vocab_size={cfg.tokenizer.vocab_size}: exceeds "
                       f"model.vocab_size={m.vocab_size}")
+  rl = cfg.rl
+  if rl.clip_eps_high < rl.clip_eps:
+    raise ConfigError(f"config.rl.clip_eps_high={rl.clip_eps_high}: must be >= rl.clip_eps={rl.clip_eps}")
+  if (rl.prompts_per_step * rl.group_size) % rl.minibatches:
+    raise ConfigError(f"config.rl.minibatches={rl.minibatches}: must divide prompts_per_step * "
+                      f"group_size = {rl.prompts_per_step * rl.group_size}")
+  if rl.warmup_steps > rl.steps:
+    raise ConfigError(f"config.rl.warmup_steps={rl.warmup_steps}: exceeds rl.steps={rl.steps}")
   if cfg.sample.top_k > m.vocab_size:
     raise ConfigError(f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}")
   return cfg

@@ -56,16 +56,32 @@ def split_checkpoint_path(path: str) -> tuple[str, int | None]:
   return path, None
 
 
-def load_policy(path: str) -> Policy:
-  """Restores a checkpoint and keeps its params (the optimizer state is read, then dropped)."""
-  from btrl_jax.rl.sft import SFTTrainer  # the trainer defines the checkpoint's layout
+def abstract_state(cfg: ml_collections.ConfigDict, kind: str) -> tuple[nnx.GraphDef, dict]:
+  """The graphdef and the abstract checkpoint tree of an `sft` or `rl` run (shapes only)."""
+  from btrl_jax.models import build
 
+  graphdef, params = nnx.split(nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed)))
+  if kind == "sft":  # the trainers define their checkpoint layouts
+    from btrl_jax.rl.sft import make_optimizer
+    tx = make_optimizer(cfg.sft)
+  elif kind == "rl":
+    from btrl_jax.rl.learner import make_optimizer
+    tx = make_optimizer(cfg.rl)
+  else:
+    raise ValueError(f"unknown checkpoint kind {kind!r}")
+  tree = {"params": params, "opt_state": jax.eval_shape(tx.init, params)}
+  if kind == "rl":
+    tree["key"] = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0)))
+  return graphdef, tree
+
+
+def load_policy(path: str) -> Policy:
+  """Restores the params of an SFT or RL checkpoint (the optimizer state is read, then dropped)."""
   directory, step = split_checkpoint_path(path)
   with Checkpointer(directory, async_save=False) as ckpt:
     meta = ckpt.restore_meta(step)
     cfg = ml_collections.ConfigDict(meta["config"])
-    trainer = SFTTrainer(cfg)
-    state, meta = ckpt.restore(step, target=trainer.abstract_state())
+    graphdef, target = abstract_state(cfg, meta.get("kind", "sft"))
+    state, meta = ckpt.restore(step, target=target)
   tok = Tokenizer.from_bytes(base64.b64decode(meta["tokenizer_b64"]))
-  return Policy(cfg, tok, trainer.graphdef, state["params"], int(meta["step"]))
-
+  return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]))

@@ -1,0 +1,1 @@
+"""Evaluation: sampling a policy on examples and grading the replies."""

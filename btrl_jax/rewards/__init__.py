@@ -1,0 +1,1 @@
+"""Rewards and eval scores share one code path: `grader.score`."""
