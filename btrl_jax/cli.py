@@ -16,7 +16,7 @@ from ml_collections import config_flags
 from btrl_jax.config import ConfigError, validate
 from btrl_jax.data.jsonl import DataError
 
-COMMANDS = ("data", "sft", "sample", "bench")
+COMMANDS = ("data", "sft", "train", "sample", "bench")
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:arg]).", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
@@ -96,6 +96,13 @@ def cmd_sft(args: list[str]) -> None:
   print(f"sft: {state.step} steps; checkpoints in {workdir}/sft/checkpoints")
 
 
+def cmd_train(args: list[str]) -> None:
+  from btrl_jax.rl import train
+  cfg, workdir = _config(), _require("workdir")
+  _, step = train.train(cfg, workdir)
+  print(f"train: arm {cfg.rl.arm} at step {step}; outputs in {train.arm_dir(workdir, cfg.rl.arm)}")
+
+
 def cmd_sample(args: list[str]) -> None:
   import jax
   from btrl_jax.policy import load_policy
@@ -128,6 +135,9 @@ def main(argv: list[str]) -> None:
     _fail(errors[0] + (f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""))
   except (UsageError, ConfigError, FileNotFoundError) as e:
     _fail(str(e))
+  except RuntimeError as e:  # e.g. RLError: too many non-finite updates; checkpoints kept
+    print(f"btrl: {command} failed: {e}", file=sys.stderr)
+    sys.exit(1)
 
 
 def run() -> None:

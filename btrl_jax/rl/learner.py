@@ -1,0 +1,179 @@
+"""The RL learner: GRPO-family updates of a policy against a frozen reference.
+
+One step:
+  1. draw `rl.prompts_per_step` prompts from the arm's exact trait/standard
+     mixture (data/pipeline.py);
+  2. sample `rl.group_size` replies per prompt with the shared-prefill sampler,
+     which also returns the rollout policy's log-probs (the "old" policy);
+  3. score every reply with `rewards.grader.score`, the same function the evals
+     use (rubrics for trait prompts, the task's own, possibly flawed, verifier
+     for standard tasks);
+  4. group-relative advantages (rl/advantages.py);
+  5. reference log-probs from the frozen prior, one jitted forward;
+  6. `rl.inner_epochs` passes over `rl.minibatches` minibatches of the rollout
+     batch, each a jitted, buffer-donating AdamW step on the registered loss
+     (rl/losses.py). A step whose loss or gradients are not finite is skipped
+     (params and optimizer state kept) and counted; `rl.max_bad_steps` in a row
+     stop the run with an error, leaving the last good checkpoint.
+
+Only completion positions get logits: the forward computes hidden states for
+prompt + completion, then projects just the completion slice to the vocabulary.
+
+Resume is exact: params, optimizer state, step, the base RNG key and the prompt
+iterator's state are checkpointed together; the reference is reloaded from the
+prior's checkpoint, whose path the learner records. The key of step s is
+fold_in(base key, s), so a resumed run draws the same samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from btrl_jax import parallel
+from btrl_jax.models import causal_mask, positions_from_valid
+from btrl_jax.policy import Policy
+from btrl_jax.rewards.grader import score
+from btrl_jax.rl.advantages import get_advantage_fn
+from btrl_jax.rl.losses import get_loss_fn
+from btrl_jax.sampling import Sampler, SamplingParams, left_pad
+
+Array = jax.Array
+
+
+class RLError(RuntimeError):
+  """The run cannot continue (e.g. too many non-finite updates in a row)."""
+
+
+def completion_logprobs(model: nnx.Module, tokens: Array, valid: Array, start: int,
+                        n: int) -> tuple[Array, Array]:
+  """Log-probs and entropies of tokens[:, start:start+n] given everything before them.
+
+  tokens, valid: [B, L] (left-padded prompt block of width `start`, then the completion).
+  Returns ([B, n], [B, n]) float32. Logits are formed for the n completion positions only.
+  """
+  h, _ = model.hidden(tokens, positions_from_valid(valid), causal_mask(valid))
+  logits = model.logits(h[:, start - 1:start - 1 + n])  # [B, n, V] float32
+  logp_all = jax.nn.log_softmax(logits, axis=-1)
+  logp = jnp.take_along_axis(logp_all, tokens[:, start:start + n, None], axis=-1)[..., 0]
+  entropy = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1)
+  return logp, entropy
+
+
+def make_optimizer(rl: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  schedule = optax.linear_schedule(0.0, rl.learning_rate, max(rl.warmup_steps, 1))
+  return optax.chain(
+      optax.clip_by_global_norm(rl.grad_clip) if rl.grad_clip > 0 else optax.identity(),
+      optax.adamw(schedule, b1=rl.b1, b2=rl.b2, weight_decay=rl.weight_decay,
+                  mask=lambda p: jax.tree.map(lambda x: x.ndim >= 2, p)))
+
+
+@dataclasses.dataclass
+class Rollout:
+  """One step's rollouts: [B] rows (prompt-major groups), completion width N."""
+
+  tokens: np.ndarray  # [B, Lp + N] int32
+  valid: np.ndarray  # [B, Lp + N] bool
+  mask: np.ndarray  # [B, N] float32: completion tokens
+  old_logp: np.ndarray  # [B, N] float32
+  rewards: np.ndarray  # [P, G] float32
+  replies: list[str]
+  prompt_len: int
+
+
+class Learner:
+  """Owns the optimizer, the jitted reference forward and the jitted update."""
+
+  def __init__(self, cfg: ml_collections.ConfigDict, prior: Policy, mesh=None,
+               reward_fn: Callable[[dict, str], float] | None = None):
+    self.cfg, self.rl, self.tok = cfg, cfg.rl, prior.tokenizer
+    # The study's reward is the eval scorer; tests may pass a simpler function.
+    self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
+    self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
+    self.graphdef = prior.graphdef
+    self.ref_params = prior.params
+    self.tx = make_optimizer(cfg.rl)
+    self.sampler = Sampler(self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id)
+    self.advantage_fn = get_advantage_fn(cfg.rl.advantage)
+    self.loss_fn = get_loss_fn(cfg.rl.loss)
+    self._ref = jax.jit(self._ref_impl, static_argnums=(3, 4))
+    self._update = jax.jit(self._update_impl, static_argnums=(4, 5), donate_argnums=(0, 1))
+
+  def init_opt(self, params):
+    return self.tx.init(params)
+
+  def _ref_impl(self, ref_params, tokens, valid, start, n):
+    return completion_logprobs(nnx.merge(self.graphdef, ref_params), tokens, valid, start, n)[0]
+
+  def _update_impl(self, params, opt_state, batch, lr_step, start, n):
+    del lr_step
+    rl = self.rl
+
+    def loss_of(p):
+      logp, entropy = completion_logprobs(nnx.merge(self.graphdef, p), batch["tokens"],
+                                          batch["valid"], start, n)
+      loss, metrics = self.loss_fn(
+          logp, batch["old_logp"], batch["ref_logp"], batch["advantages"], batch["mask"],
+          clip_eps=rl.clip_eps, clip_eps_high=rl.clip_eps_high, kl_coef=rl.kl_coef,
+          kl_estimator=rl.kl_estimator, max_len=n)
+      m = batch["mask"]
+      metrics["entropy"] = jnp.sum(entropy * m) / jnp.maximum(m.sum(), 1.0)
+      return loss, metrics
+
+    (loss, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+    finite = jnp.isfinite(loss) & jnp.all(jnp.asarray(
+        [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+    updates, new_opt = self.tx.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
+    metrics.update(loss=loss, grad_norm=optax.tree.norm(grads), finite=finite)
+    return keep(new_params, params), keep(new_opt, opt_state), metrics
+
+  def rollout(self, params, prompts: list[dict], key: Array) -> Rollout:
+    rl = self.rl
+    encoded = [self.tok.encode_prompt(p["messages"]).tolist() for p in prompts]
+    out = self.sampler.generate(params, encoded, key, SamplingParams(
+        temperature=rl.temperature, top_p=rl.top_p, max_new_tokens=rl.max_new_tokens),
+        group_size=rl.group_size)
+    g = rl.group_size
+    replies = [self.tok.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
+    rewards = np.asarray([self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)],
+                         np.float32).reshape(len(prompts), g)
+    ptok, pvalid = left_pad(encoded, self.tok.pad_id)
+    n = rl.max_new_tokens
+    mask = np.arange(n)[None, :] < out.lengths[:, None]
+    tokens = np.concatenate([np.repeat(ptok, g, axis=0), out.tokens], axis=1)
+    valid = np.concatenate([np.repeat(pvalid, g, axis=0), mask], axis=1)
+    return Rollout(tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies,
+                   ptok.shape[1])
+
+  def train_on(self, params, opt_state, ro: Rollout, step: int):
+    """Reference log-probs, advantages, then inner epochs of minibatch updates."""
+    rl, n = self.rl, ro.mask.shape[1]
+    ref_logp = self._ref(self.ref_params, jnp.asarray(ro.tokens), jnp.asarray(ro.valid),
+                         ro.prompt_len, n)
+    adv = np.asarray(self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof),
+                     np.float32).reshape(-1)
+    data = {"tokens": ro.tokens, "valid": ro.valid, "mask": ro.mask, "old_logp": ro.old_logp,
+            "ref_logp": np.asarray(ref_logp), "advantages": adv}
+    b = ro.tokens.shape[0]
+    size = b // rl.minibatches
+    all_metrics, bad = [], 0
+    for epoch in range(rl.inner_epochs):
+      for i in range(rl.minibatches):
+        sl = slice(i * size, (i + 1) * size)
+        mb = {k: jnp.asarray(v[sl]) for k, v in data.items()}
+        params, opt_state, m = self._update(params, opt_state, mb, step, ro.prompt_len, n)
+        m = jax.device_get(m)
+        bad += not bool(m["finite"])
+        all_metrics.append(m)
+    merged = {k: float(np.mean([m[k] for m in all_metrics])) for k in all_metrics[0]
+              if k != "finite"}
+    return params, opt_state, merged, bad

@@ -1,0 +1,158 @@
+"""`btrl train --config=configs/rl.py:ARM --workdir=W`: one arm of the study.
+
+The policy and the reference both start from the prior (`rl.init_checkpoint`,
+else the latest `btrl sft` checkpoint in W). Outputs go to `W/arms/<arm>/`:
+checkpoints, `metrics.jsonl`, TensorBoard events, `samples.jsonl` (a few
+prompt / reply / reward rows every `rl.sample_every` steps) and `summary.json`
+(rollout and trained token counts, for checking that arms are compute-matched).
+SIGTERM or SIGINT finishes the step, checkpoints and returns; a restart resumes.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from flax import nnx
+from tqdm.auto import tqdm
+
+from btrl_jax.checkpoint import Checkpointer, StopSignal, data_to_key, key_to_data
+from btrl_jax.data.pipeline import MixtureConfig, rl_prompt_batches
+from btrl_jax.data.tfds_builders import read_dataset
+from btrl_jax.metrics import MetricsWriter
+from btrl_jax.policy import load_policy
+from btrl_jax.rl.advantages import dead_group_mask
+from btrl_jax.rl.learner import Learner, RLError
+
+ARMS = ("baseline", "beneficial", "health_only", "no_health_science", "helpfulness_control")
+
+
+def arm_dir(workdir: str, arm: str) -> str:
+  return os.path.join(workdir, "arms", arm)
+
+
+def init_checkpoint(cfg: ml_collections.ConfigDict, workdir: str) -> str:
+  path = cfg.rl.init_checkpoint or os.path.join(workdir, "sft", "checkpoints")
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"no prior checkpoint at {path}: run `btrl sft` first or set "
+                            f"rl.init_checkpoint")
+  return path
+
+
+def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict) -> dict:
+  """Per-step numbers for metrics.jsonl: rewards per source and trait, dead groups, lengths."""
+  g = ro.rewards.shape[1]
+  m = {"reward": float(ro.rewards.mean()), "reward_std": float(ro.rewards.std()),
+       "dead_groups": float(np.mean(np.asarray(dead_group_mask(ro.rewards)))),
+       "reply_len": float(ro.mask.sum(1).mean()),
+       "trait_share": batch["n_trait_global"] / max(len(prompts), 1) if prompts else 0.0}
+  by = collections.defaultdict(list)
+  for p, r in zip(prompts, ro.rewards):
+    by[f"reward/{p['source']}"].append(r)
+    if p["source"] == "trait":
+      by[f"reward/trait/{p.get('trait')}"].append(r)
+  for k, v in by.items():
+    m[k] = float(np.mean(v))
+  rollout_tokens = float(ro.mask.sum())
+  m.update(update)
+  m.update(rollout_tokens=rollout_tokens,
+           rollout_tok_per_s=rollout_tokens / max(times["rollout"], 1e-9),
+           update_tok_per_s=rollout_tokens / max(times["update"], 1e-9),
+           step_s=times["total"], rollout_s=times["rollout"], update_s=times["update"],
+           group_size=g)
+  return m
+
+
+def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
+          on_step: Callable[[int, dict], None] | None = None):
+  """Runs (or resumes) one arm; returns the final (params, step)."""
+  rl, arm = cfg.rl, cfg.rl.arm
+  out = arm_dir(workdir, arm)
+  prior_path = init_checkpoint(cfg, workdir)
+  prior = load_policy(prior_path)
+  learner = Learner(cfg, prior)
+  data_dir = os.path.join(workdir, "data")
+  it = rl_prompt_batches(read_dataset("btrl_rl_prompts", "trait", data_dir),
+                         read_dataset("btrl_rl_prompts", "standard", data_dir),
+                         MixtureConfig.from_config(cfg.data, rl, seed=cfg.seed))
+  ckpt = Checkpointer(os.path.join(out, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
+                      async_save=cfg.checkpoint.async_save)
+  params = jax.tree.map(jnp.copy, prior.params)  # own buffers: updates donate them, the reference keeps its own
+  opt_state = learner.init_opt(params)
+  base_key, step = jax.random.key(cfg.seed), 0
+  totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
+  if (latest := ckpt.latest_step()) is not None:
+    saved, meta = ckpt.restore(latest, target=jax.eval_shape(
+        lambda: {"params": params, "opt_state": opt_state, "key": key_to_data(base_key)}))
+    params, opt_state = saved["params"], saved["opt_state"]
+    base_key, step = data_to_key(saved["key"]), latest
+    it.set_state(meta["data_iterator"])
+    totals = meta["totals"]
+  meta = {"config": cfg.to_dict(), "kind": "rl", "arm": arm, "prior": os.path.abspath(prior_path),
+          "tokenizer_b64": _tokenizer_b64(prior)}
+  writer = MetricsWriter(out)
+  samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8")
+  bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress,
+             dynamic_ncols=True)
+  bad_in_row = 0
+  with StopSignal() as stop:
+    while step < rl.steps:
+      t0 = time.perf_counter()
+      batch = next(it)
+      prompts = batch["prompts"]
+      ro = learner.rollout(params, prompts, jax.random.fold_in(base_key, step))
+      t1 = time.perf_counter()
+      params, opt_state, update, bad = learner.train_on(params, opt_state, ro, step)
+      t2 = time.perf_counter()
+      step += 1
+      bad_in_row = bad_in_row + 1 if bad else 0
+      totals["skipped_updates"] += bad
+      totals["rollout_tokens"] += float(ro.mask.sum())
+      totals["trained_tokens"] += float(ro.mask.sum()) * rl.inner_epochs
+      m = step_metrics(prompts, ro, batch, update,
+                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0})
+      m["skipped_updates"] = totals["skipped_updates"]
+      if step % rl.log_every == 0 or step == rl.steps:
+        writer.write(step, m)
+      bar.update(1)
+      bar.set_postfix(reward=f"{m['reward']:.3f}", kl=f"{m.get('kl', 0):.4f}",
+                      dead=f"{m['dead_groups']:.2f}")
+      if rl.samples_to_dump and step % rl.sample_every == 0:
+        for i in range(min(rl.samples_to_dump, len(prompts))):
+          row = i * rl.group_size
+          samples.write(json.dumps({"step": step, "id": prompts[i].get("id"),
+                                    "source": prompts[i]["source"],
+                                    "prompt": prompts[i]["messages"][-1]["content"],
+                                    "reply": ro.replies[row], "reward": float(ro.rewards[i, 0])}) + "\n")
+        samples.flush()
+      if on_step:
+        on_step(step, m)
+      if bad_in_row >= rl.max_bad_steps:
+        raise RLError(f"{bad_in_row} updates in a row had non-finite loss or gradients; "
+                      f"stopping at step {step} (last good checkpoint kept)")
+      if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stop.requested:
+        ckpt.save(step, {"params": params, "opt_state": opt_state, "key": key_to_data(base_key)},
+                  dict(meta, step=step, data_iterator=it.get_state(), totals=totals), force=True)
+      if stop.requested:
+        break
+  bar.close()
+  writer.close()
+  samples.close()
+  ckpt.close()
+  with open(os.path.join(out, "summary.json"), "w") as f:
+    json.dump({"arm": arm, "steps": step, **totals, "prompts_per_step": rl.prompts_per_step,
+               "group_size": rl.group_size, "max_new_tokens": rl.max_new_tokens,
+               "inner_epochs": rl.inner_epochs, "seed": cfg.seed}, f, indent=1)
+  return params, step
+
+
+def _tokenizer_b64(policy) -> str:
+  import base64
+  return base64.b64encode(policy.tokenizer.model_proto).decode()

@@ -1,0 +1,47 @@
+"""One RL arm of the embedded study: `--config=configs/rl.py:ARM[,smoke]`.
+
+    btrl train --config=configs/rl.py:beneficial --workdir=W   # after btrl data + btrl sft
+
+ARM is one of baseline, beneficial, health_only, no_health_science,
+helpfulness_control. Arms share the study config (same prior, steps, prompts
+per step, group size, generation length, seed: compute-matched) and differ only
+in the trait part of the prompt mixture:
+  baseline             100% standard tasks
+  beneficial           5% trait prompts (all domains) replace standard prompts
+  health_only          5% trait prompts from health and mental health only
+  no_health_science    5% trait prompts without health, mental health and science
+  helpfulness_control  the beneficial arm's prompts, graded by a generic
+                       helpfulness rubric instead of the trait rubrics
+`smoke` (e.g. `:beneficial,smoke`) uses the smoke study's sizes.
+"""
+
+import importlib.util
+import os
+
+ARMS = {
+    "baseline": dict(trait_fraction=0.0),
+    "beneficial": dict(trait_fraction=0.05),
+    "health_only": dict(trait_fraction=0.05, trait_domains="health"),
+    "no_health_science": dict(trait_fraction=0.05, exclude_domains="health,science"),
+    "helpfulness_control": dict(trait_fraction=0.05, helpfulness_control=True),
+}
+
+
+def _study(arg):
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "study.py")
+  spec = importlib.util.spec_from_file_location("btrl_study_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def get_config(arg: str | None = None):
+  parts = (arg or "beneficial").split(",")
+  arm, variant = parts[0], (parts[1] if len(parts) > 1 else None)
+  if arm not in ARMS:
+    raise ValueError(f"unknown arm {arm!r} (have: {', '.join(ARMS)})")
+  cfg = _study(variant)
+  cfg.data.update(trait_domains="", exclude_domains="", helpfulness_control=False)
+  cfg.data.update(ARMS[arm])
+  cfg.rl.arm = arm
+  return cfg
