@@ -4,8 +4,10 @@ Layout. Prompts are left-padded into a [P, Lp] block so every row writes its
 next token into the same cache slot (one `dynamic_update_slice` per layer per
 step, no scatter); each row's RoPE positions skip its padding, and a per-row
 `kv_valid` mask hides padded slots. Group sampling prefills each of the P
-prompts once and repeats the cache G times (B = P * G rows), so the prompt's
-cost is paid once per group, not once per sample.
+prompts once (B = P * G rows), so the prompt's cost is paid once per group, not once
+per sample; decode keeps that prompt cache as a shared prefix of every row's cache
+(see `Transformer.init_cache`) instead of repeating it G times, so each step also reads
+a prompt's keys and values once per group.
 
 Shapes are bucketed (prompt length to a power of two, the batch to a multiple
 of 4, the generation buffer to a multiple of 16), and temperature and the requested length are
@@ -158,12 +160,13 @@ class Sampler:
     positions = positions_from_valid(prompt_valid)
     kv_valid = jnp.zeros((p, s), bool).at[:, :lp].set(prompt_valid)
     mask = jnp.tril(jnp.ones((lp, s), bool))[None] & kv_valid[:, None, :]
-    cache = model.init_cache(p, s)
-    h, cache = model.hidden(prompt, positions, mask, cache, jnp.int32(0))
+    h, prefix = model.hidden(prompt, positions, mask[..., :lp], model.init_cache(p, lp), jnp.int32(0))
     logits = model.logits(h[:, -1])  # [P, V]: the only position prefill needs logits for
-    # Share the prefill across the group.
+    # Share the prefill across the group: the prompt's cache is the shared prefix of every
+    # row's cache (read once per group at each step, never repeated), each row owning only
+    # its `buffer_len` generated slots. Slots and kv_valid span the prompt, then those.
+    cache = model.init_cache(b, buffer_len, prefix=prefix)
     rep = lambda x: jnp.repeat(x, group_size, axis=0)
-    cache = jax.tree.map(rep, cache)
     logits, kv_valid, last_pos = rep(logits), rep(kv_valid), rep(positions[:, -1])
 
     tok, logp = choose(logits, jax.random.fold_in(key, 0), temperature, greedy, top_k, top_p)

@@ -12,10 +12,10 @@ from btrl_jax import config
 
 def get_config(arg: str | None = None):
   cfg = config.base_config()
-  cfg.model.update(vocab_size=2048, width=192, layers=4, heads=4, kv_heads=2, head_dim=48,
-                   mlp_dim=768)
+  cfg.model.update(vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32,
+                   mlp_dim=512)
   cfg.tokenizer.vocab_size = 2048
-  cfg.sft.update(data="prior", steps=600, batch_size=32, seq_len=192, learning_rate=2e-3,
+  cfg.sft.update(data="prior", steps=500, batch_size=32, seq_len=192, learning_rate=3e-3,
                  warmup_steps=40, log_every=20)
   cfg.checkpoint.every_steps = 200
   if arg == "smoke":

@@ -25,7 +25,7 @@ def _tiny(seed=0, **kw):
   # Non-trivial norm scales and biases, so the parity test exercises them.
   rng = np.random.default_rng(seed + 1)
   for path, var in nnx.iter_graph(model):
-    if isinstance(var, nnx.Param) and (path[-1] in ("scale", "q_bias", "k_bias", "v_bias")):
+    if isinstance(var, nnx.Param) and (path[-1] in ("scale", "qkv_bias")):
       var[...] = jnp.asarray(rng.normal(0, 0.3, var.shape), var.dtype)
   return cfg, model
 
@@ -77,11 +77,13 @@ def _np_forward(model, cfg, tokens):
     b = p["blocks"][i]
     a = b["attn"]
     h = norm(x, b["attn_norm"]["scale"])
-    q = np.einsum("te,ehd->thd", h, a["q"])
-    k = np.einsum("te,ekd->tkd", h, a["k"])
-    v = np.einsum("te,ekd->tkd", h, a["v"])
+    # Fused [E, K, G + 2, D]: per kv head, its G query heads, its key, its value.
+    qkv = np.einsum("te,ekzd->tkzd", h, a["qkv"])
     if cfg.qkv_bias:
-      q, k, v = q + a["q_bias"], k + a["k_bias"], v + a["v_bias"]
+      qkv = qkv + a["qkv_bias"]
+    g = cfg.heads // cfg.kv_heads
+    q = qkv[:, :, :g].reshape(t, cfg.heads, cfg.head_dim)  # query head k * G + g
+    k, v = qkv[:, :, g], qkv[:, :, g + 1]
     if cfg.qk_norm:
       q, k = norm(q, a["q_norm"]["scale"]), norm(k, a["k_norm"]["scale"])
     q, k = rope(q, pos), rope(k, pos)
@@ -134,6 +136,30 @@ def test_kv_cache_decoding_matches_full_forward(variant):
                             jnp.int32(i))
     steps.append(model.logits(h))
   np.testing.assert_allclose(np.concatenate(steps, 1), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_shared_prefix_cache_matches_full_forward(variant):
+  """Two prompts prefilled once, each shared (not copied) by 3 rows that decode different tokens."""
+  cfg, model = _tiny(**VARIANTS[variant])
+  n_prompt, n_new, rows = 5, 6, 6
+  rng = np.random.default_rng(4)
+  prompts = rng.integers(0, cfg.vocab_size, size=(2, n_prompt))
+  tokens = np.concatenate([np.repeat(prompts, 3, axis=0),
+                           rng.integers(0, cfg.vocab_size, size=(rows, n_new))], axis=1)
+  full = model(jnp.asarray(tokens))  # [6, 11, V]
+  mask = causal_mask(jnp.ones((2, n_prompt), bool))
+  pos = jnp.broadcast_to(jnp.arange(n_prompt), (2, n_prompt))
+  h, prefix = model.hidden(jnp.asarray(prompts), pos, mask, model.init_cache(2, n_prompt), jnp.int32(0))
+  steps = [jnp.repeat(model.logits(h), 3, axis=0)]
+  cache = model.init_cache(rows, 8, prefix=prefix)
+  valid = jnp.zeros((rows, n_prompt + 8), bool).at[:, :n_prompt].set(True)
+  for i in range(n_prompt, n_prompt + n_new - 1):
+    valid = valid.at[:, i].set(True)
+    h, cache = model.hidden(jnp.asarray(tokens[:, i:i + 1]), jnp.full((rows, 1), i), valid[:, None, :],
+                            cache, jnp.int32(i))
+    steps.append(model.logits(h))
+  np.testing.assert_allclose(np.concatenate(steps, 1), full[:, :n_prompt + n_new - 1], rtol=1e-5, atol=1e-5)
 
 
 def test_causal_mask_future_tokens_do_not_leak():

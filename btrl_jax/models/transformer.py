@@ -23,7 +23,8 @@ import ml_collections
 from flax import nnx
 
 Array = jax.Array
-# Per layer {"k": [B, K, D, S], "v": [B, K, S, D]} (K = kv heads, S = cache slots).
+# Per layer {"k": [B, K, D, S], "v": [B, K, S, D]} (K = kv heads, S = cache slots), plus
+# optionally a shared prefix {"prefix_k": [P, K, D, Lp], "prefix_v": [P, K, Lp, D]} (see init_cache).
 KVCache = list[dict[str, Array]]
 
 _NEG_INF = -1e30  # finite, so fully masked rows stay NaN-free.
@@ -53,15 +54,30 @@ class RMSNorm(nnx.Module):
     return (y * (scale + 1.0 if self.plus_one else scale)).astype(x.dtype)
 
 
-def rope(x: Array, positions: Array, theta: float) -> Array:
-  """Rotary embedding, rotate-half convention (Llama/HF). x: [B, T, H, D]; positions: [B, T]."""
-  half = x.shape[-1] // 2
+def rope_tables(positions: Array, head_dim: int, theta: float) -> tuple[Array, Array]:
+  """positions: [B, T] -> (sin, cos), each [B, T, 1, 1, D] float32, laid out for `rope`.
+
+  Computed once per forward and shared by every layer and by q and k: the sin/cos
+  evaluations, not the rotation, dominated RoPE's cost at decode.
+  `sin` carries the rotate-half sign (-sin on the first half, +sin on the second).
+  """
+  half = head_dim // 2
   freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
-  angle = positions.astype(jnp.float32)[..., None, None] * freq  # [B, T, 1, half]
+  angle = positions.astype(jnp.float32)[..., None] * freq  # [B, T, half]
   sin, cos = jnp.sin(angle), jnp.cos(angle)
-  x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
-  out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
-  return out.astype(x.dtype)
+  sin = jnp.concatenate([-sin, sin], axis=-1)[:, :, None, None]
+  cos = jnp.concatenate([cos, cos], axis=-1)[:, :, None, None]
+  return sin, cos
+
+
+def rope(x: Array, sin: Array, cos: Array) -> Array:
+  """Rotary embedding, rotate-half convention (Llama/HF). x: [B, T, K, N, D]; sin, cos from
+  `rope_tables`: out = x * cos + rotate_half(x) * sin, with rotate_half(x) = [x2, x1] and the
+  sign folded into `sin`."""
+  xf = x.astype(jnp.float32)
+  half = x.shape[-1] // 2
+  swapped = jnp.concatenate([xf[..., half:], xf[..., :half]], axis=-1)
+  return (xf * cos + swapped * sin).astype(x.dtype)
 
 
 def _project(x: Array, w: Array) -> Array:
@@ -70,53 +86,98 @@ def _project(x: Array, w: Array) -> Array:
   return (x @ w.reshape(e, h * d)).reshape(*x.shape[:-1], h, d)
 
 
+def _fold_group(x: Array, p: int) -> Array:
+  """[B, K, G, T, X] (B = P * R rows) -> [P, K, R * G * T, X]: a group's rows share one matmul."""
+  b, kvh, g, t, n = x.shape
+  return x.reshape(p, b // p, kvh, g, t, n).transpose(0, 2, 1, 3, 4, 5).reshape(p, kvh, -1, n)
+
+
+def _unfold_group(x: Array, b: int, g: int, t: int) -> Array:
+  """Inverse of `_fold_group`: [P, K, R * G * T, X] -> [B, K, G, T, X]."""
+  p, kvh, _, n = x.shape
+  return x.reshape(p, kvh, b // p, g, t, n).transpose(0, 2, 1, 3, 4, 5).reshape(b, kvh, g, t, n)
+
+
+def _prefix_scores(q: Array, pk: Array) -> Array:
+  """q: [B, K, G, T, D] against a shared prefix's keys pk: [P, K, D, Lp] -> [B, K, G, T, Lp].
+
+  Each prefix is read once per group of B / P rows rather than once per row, and the
+  group's queries form the M dimension of one matmul instead of B tiny ones.
+  """
+  b, _, g, t, _ = q.shape
+  return _unfold_group(jnp.einsum("pkmd,pkds->pkms", _fold_group(q, pk.shape[0]), pk), b, g, t)
+
+
+def _prefix_values(probs: Array, pv: Array) -> Array:
+  """probs: [B, K, G, T, Lp] over a shared prefix's values pv: [P, K, Lp, D] -> [B, K, G, T, D]."""
+  b, _, g, t, _ = probs.shape
+  return _unfold_group(jnp.einsum("pkms,pksd->pkmd", _fold_group(probs, pv.shape[0]), pv), b, g, t)
+
+
 class Attention(nnx.Module):
-  """Grouped-query self-attention with an optional explicit KV cache."""
+  """Grouped-query self-attention with an optional explicit KV cache.
+
+  q, k and v come from one [E, K, G + 2, D] parameter (K kv heads, G = H / K query heads
+  per kv head): per kv head, its G query heads, then its key, then its value. One matmul
+  instead of three, and the output is already grouped as attention needs it. Query head
+  h = k * G + g pairs with kv head k, as in Llama / HF checkpoints.
+  """
 
   def __init__(self, cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
     e, h, k, d = cfg.width, cfg.heads, cfg.kv_heads, cfg.head_dim
     pdt, std = jnp.dtype(cfg.param_dtype), cfg.init_std
-    self.q = _param(rngs, std, (e, h, d), ("embed", "heads", "head_dim"), pdt)
-    self.k = _param(rngs, std, (e, k, d), ("embed", "kv_heads", "head_dim"), pdt)
-    self.v = _param(rngs, std, (e, k, d), ("embed", "kv_heads", "head_dim"), pdt)
+    self.qkv = _param(rngs, std, (e, k, h // k + 2, d), ("embed", "kv_heads", None, "head_dim"), pdt)
     self.o = _param(rngs, std / (2 * cfg.layers) ** 0.5, (h, d, e), ("heads", "head_dim", "embed"), pdt)
     if cfg.qkv_bias:
-      self.q_bias = nnx.Param(jnp.zeros((h, d), pdt), out_sharding=("heads", "head_dim"))
-      self.k_bias = nnx.Param(jnp.zeros((k, d), pdt), out_sharding=("kv_heads", "head_dim"))
-      self.v_bias = nnx.Param(jnp.zeros((k, d), pdt), out_sharding=("kv_heads", "head_dim"))
+      self.qkv_bias = nnx.Param(jnp.zeros((k, h // k + 2, d), pdt),
+                                out_sharding=("kv_heads", None, "head_dim"))
     if cfg.qk_norm:
       norm = dict(eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=pdt)
       self.q_norm, self.k_norm = RMSNorm(d, **norm), RMSNorm(d, **norm)
     self.cfg = cfg
 
-  def __call__(self, x: Array, positions: Array, mask: Array, cache: dict[str, Array] | None,
+  def __call__(self, x: Array, rope_sc: tuple[Array, Array], mask: Array,
+               cache: dict[str, Array] | None,
                cache_index: Array | None) -> tuple[Array, dict[str, Array] | None]:
-    """x: [B, T, E]; mask: [B, T, S] bool (S = T without cache, cache length with one)."""
+    """x: [B, T, E]; rope_sc: `rope_tables`; mask: [B, T, S] bool (S = T without cache, cache length with one)."""
     cfg, dt = self.cfg, x.dtype
-    q, k, v = (_project(x, w[...].astype(dt)) for w in (self.q, self.k, self.v))
+    e, kvh, g2, d = self.qkv.shape
+    g = g2 - 2
+    b, t, _ = x.shape
+    qkv = (x.reshape(b * t, e) @ self.qkv[...].astype(dt).reshape(e, -1)).reshape(b, t, kvh, g2, d)
     if cfg.qkv_bias:
-      q, k, v = q + self.q_bias[...].astype(dt), k + self.k_bias[...].astype(dt), v + self.v_bias[...].astype(dt)
+      qkv = qkv + self.qkv_bias[...].astype(dt)
+    q, k, v = qkv[:, :, :, :g], qkv[:, :, :, g:g + 1], qkv[:, :, :, g + 1]  # [B,T,K,G|1,D], [B,T,K,D]
     if cfg.qk_norm:
       q, k = self.q_norm(q), self.k_norm(k)
-    q, k = rope(q, positions, cfg.rope_theta), rope(k, positions, cfg.rope_theta)
-    b, t, h, d = q.shape
-    kvh = k.shape[2]
+    q, k = rope(q, *rope_sc), rope(k, *rope_sc)[:, :, :, 0]
     # Keys as [B, K, D, S] and values as [B, K, S, D]: both attention contractions are
     # then plain batched matmuls, which XLA:CPU runs ~4x faster than strided einsums.
     k, v = k.transpose(0, 2, 3, 1), v.transpose(0, 2, 1, 3)
+    prefix = None
     if cache is not None:
-      k = jax.lax.dynamic_update_slice(cache["k"], k.astype(cache["k"].dtype), (0, 0, 0, cache_index))
-      v = jax.lax.dynamic_update_slice(cache["v"], v.astype(cache["v"].dtype), (0, 0, cache_index, 0))
-      cache = {"k": k, "v": v}
-    q = q.reshape(b, t, kvh, h // kvh, d).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, D]
-    scores = jnp.einsum("bkgtd,bkds->bkgts", q, k.astype(dt)).astype(jnp.float32) * d**-0.5
+      prefix = (cache["prefix_k"], cache["prefix_v"]) if "prefix_k" in cache else None
+      own = cache_index - (0 if prefix is None else prefix[0].shape[-1])  # slot in this row's part
+      k = jax.lax.dynamic_update_slice(cache["k"], k.astype(cache["k"].dtype), (0, 0, 0, own))
+      v = jax.lax.dynamic_update_slice(cache["v"], v.astype(cache["v"].dtype), (0, 0, own, 0))
+      cache = {**cache, "k": k, "v": v}
+    q = q.transpose(0, 2, 3, 1, 4)  # [B, K, G, T, D]
+    scores = jnp.einsum("bkgtd,bkds->bkgts", q, k.astype(dt))
+    if prefix is not None:
+      scores = jnp.concatenate([_prefix_scores(q, prefix[0].astype(dt)), scores], axis=-1)
+    scores = scores.astype(jnp.float32) * d**-0.5
     scores = softcap(scores, cfg.attn_logit_softcap)
     scores = jnp.where(mask[:, None, None], scores, _NEG_INF)
     probs = jax.nn.softmax(scores, axis=-1).astype(dt)
-    out = jnp.einsum("bkgts,bksd->bkgtd", probs, v.astype(dt))  # a natural matmul; transpose after
-    out = out.transpose(0, 3, 1, 2, 4).reshape(b, t, h, d)
+    if prefix is None:
+      out = jnp.einsum("bkgts,bksd->bkgtd", probs, v.astype(dt))  # a natural matmul; transpose after
+    else:
+      lp = prefix[0].shape[-1]
+      out = (_prefix_values(probs[..., :lp], prefix[1].astype(dt))
+             + jnp.einsum("bkgts,bksd->bkgtd", probs[..., lp:], v.astype(dt)))
+    out = out.transpose(0, 3, 1, 2, 4).reshape(b, t, kvh * g * d)
     o = self.o[...].astype(dt)
-    return (out.reshape(b, t, h * d) @ o.reshape(h * d, -1)), cache
+    return out @ o.reshape(kvh * g * d, -1), cache
 
 
 class MLP(nnx.Module):
@@ -147,8 +208,8 @@ class Block(nnx.Module):
     self.attn, self.mlp = Attention(cfg, rngs=rngs), MLP(cfg, rngs=rngs)
     self.post_norm = cfg.post_norm
 
-  def __call__(self, x, positions, mask, cache, cache_index):
-    a, cache = self.attn(self.attn_norm(x), positions, mask, cache, cache_index)
+  def __call__(self, x, rope_sc, mask, cache, cache_index):
+    a, cache = self.attn(self.attn_norm(x), rope_sc, mask, cache, cache_index)
     x = x + (self.post_attn_norm(a) if self.post_norm else a)
     m = self.mlp(self.mlp_norm(x))
     return x + (self.post_mlp_norm(m) if self.post_norm else m), cache
@@ -166,10 +227,23 @@ class Transformer(nnx.Module):
       self.lm_head = _param(rngs, cfg.init_std, (cfg.width, cfg.vocab_size), ("embed", "vocab"), pdt)
     self.cfg = cfg
 
-  def init_cache(self, batch: int, length: int) -> KVCache:
+  def init_cache(self, batch: int, length: int, prefix: KVCache | None = None) -> KVCache:
+    """A zeroed cache of `length` slots per row.
+
+    With `prefix` (a filled cache of P rows; batch = P * R), the prefix's Lp slots come
+    first and are shared, never copied, by each run of R consecutive rows: slot indices
+    and masks then span Lp + length slots. The sampler's group rollouts use this so
+    decode reads each prompt's keys and values once per group, not once per sample.
+    """
     k, d, dt = self.cfg.kv_heads, self.cfg.head_dim, jnp.dtype(self.cfg.dtype)
-    return [{"k": jnp.zeros((batch, k, d, length), dt), "v": jnp.zeros((batch, k, length, d), dt)}
-            for _ in range(self.cfg.layers)]
+    cache = [{"k": jnp.zeros((batch, k, d, length), dt), "v": jnp.zeros((batch, k, length, d), dt)}
+             for _ in range(self.cfg.layers)]
+    if prefix is not None:
+      for layer, pre in zip(cache, prefix):
+        if batch % pre["k"].shape[0]:
+          raise ValueError(f"batch {batch} is not a multiple of the prefix's {pre['k'].shape[0]} rows")
+        layer.update(prefix_k=pre["k"], prefix_v=pre["v"])
+    return cache
 
   def hidden(self, tokens: Array, positions: Array, mask: Array, cache: KVCache | None = None,
              cache_index: Array | None = None) -> tuple[Array, KVCache | None]:
@@ -178,9 +252,10 @@ class Transformer(nnx.Module):
     x = jnp.take(self.embed[...], tokens, axis=0).astype(dt)
     if self.cfg.embed_scale:
       x = x * jnp.asarray(self.cfg.width**0.5, dt)
+    rope_sc = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_theta)
     new_cache = [] if cache is not None else None
     for i, block in enumerate(self.blocks):
-      x, layer_cache = block(x, positions, mask, None if cache is None else cache[i], cache_index)
+      x, layer_cache = block(x, rope_sc, mask, None if cache is None else cache[i], cache_index)
       if cache is not None:
         new_cache.append(layer_cache)
     return self.final_norm(x), new_cache

@@ -28,6 +28,7 @@ fold_in(base key, s), so a resumed run draws the same samples.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Callable
 
 import jax
@@ -154,11 +155,21 @@ class Learner:
     return Rollout(tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies,
                    ptok.shape[1])
 
-  def train_on(self, params, opt_state, ro: Rollout, step: int):
-    """Reference log-probs, advantages, then inner epochs of minibatch updates."""
+  def train_on(self, params, opt_state, ro: Rollout, step: int,
+               timings: dict[str, list[float]] | None = None):
+    """Reference log-probs, advantages, then inner epochs of minibatch updates.
+
+    `timings`, if given, gets the reference and update wall times appended (the benchmark's
+    split); measuring them blocks on the device, which a training run need not do.
+    """
     rl, n = self.rl, ro.mask.shape[1]
+    t0 = time.perf_counter()
     ref_logp = self._ref(self.ref_params, jnp.asarray(ro.tokens), jnp.asarray(ro.valid),
                          ro.prompt_len, n)
+    if timings is not None:
+      jax.block_until_ready(ref_logp)
+      timings["reference"].append(time.perf_counter() - t0)
+      t0 = time.perf_counter()
     adv = np.asarray(self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof),
                      np.float32).reshape(-1)
     data = {"tokens": ro.tokens, "valid": ro.valid, "mask": ro.mask, "old_logp": ro.old_logp,
@@ -174,6 +185,8 @@ class Learner:
         m = jax.device_get(m)
         bad += not bool(m["finite"])
         all_metrics.append(m)
+    if timings is not None:
+      timings["update"].append(time.perf_counter() - t0)  # metrics were fetched: it has finished
     merged = {k: float(np.mean([m[k] for m in all_metrics])) for k in all_metrics[0]
               if k != "finite"}
     return params, opt_state, merged, bad

@@ -35,6 +35,7 @@ from btrl_jax.data.pipeline import sft_batches
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.metrics import MetricsWriter
 from btrl_jax.models import build, causal_mask, param_count
+from btrl_jax.policy import abstract_state
 from btrl_jax.tokenizer import PAD_ID, Tokenizer
 
 Array = jax.Array
@@ -102,13 +103,6 @@ class SFTTrainer:
     params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, None))()
     return TrainState(params, opt_state, 0)
 
-  def abstract_state(self) -> dict:
-    """Shape/dtype/sharding of the checkpointed arrays, for restoring onto this mesh."""
-    def make():
-      params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
-      return {"params": params, "opt_state": self.tx.init(params)}
-    return jax.eval_shape(make)
-
   def model(self, params) -> nnx.Module:
     return nnx.merge(self.graphdef, params, self.rest)
 
@@ -151,7 +145,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
                       async_save=cfg.checkpoint.async_save)
   state = trainer.init()
   if (latest := ckpt.latest_step()) is not None:
-    saved, meta = ckpt.restore(latest, target=trainer.abstract_state())
+    saved, meta = ckpt.restore(latest, target=abstract_state(cfg, "sft")[1])
     state = TrainState(saved["params"], saved["opt_state"], latest)
     it.set_state(meta["data_iterator"])
   meta = {"config": cfg.to_dict(), "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
