@@ -7,6 +7,7 @@ is wrong, no traceback, nothing compiled); 1 runtime failure.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import ml_collections
@@ -16,13 +17,20 @@ from ml_collections import config_flags
 from btrl_jax.config import ConfigError, validate
 from btrl_jax.data.jsonl import DataError
 
-COMMANDS = ("data", "sft", "train", "sample", "bench")
+COMMANDS = ("data", "sft", "train", "eval", "sample", "study", "bench")
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:arg]).", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory (a run's, or one step's).")
 flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
+flags.DEFINE_string("evals", None, "`btrl eval`: eval names (comma list, group:/family:/tag: "
+                    "selectors, `all`) or a JSONL eval file; default config.eval.evals.")
+flags.DEFINE_string("out", None, "`btrl eval`: write every sample to this JSONL file.")
+flags.DEFINE_bool("list", False, "`btrl eval --list`: print the eval registry and exit.")
+flags.DEFINE_bool("watch", False, "`btrl eval --watch`: evaluate each new checkpoint of a run "
+                  "as it appears, until its last step.")
+flags.DEFINE_float("poll_s", 10.0, "`btrl eval --watch`: seconds between looks for checkpoints.")
 flags.DEFINE_string("export", None, "`btrl data`: also write every split as JSONL into this directory.")
 
 
@@ -101,6 +109,44 @@ def cmd_train(args: list[str]) -> None:
   cfg, workdir = _config(), _require("workdir")
   _, step = train.train(cfg, workdir)
   print(f"train: arm {cfg.rl.arm} at step {step}; outputs in {train.arm_dir(workdir, cfg.rl.arm)}")
+
+
+def cmd_eval(args: list[str]) -> None:
+  from btrl_jax.evals import evaluator, registry
+  if FLAGS.list:
+    for row in registry.describe():
+      pool = "" if row["pool"] < 0 else f" pool={row['pool']}"
+      print(f"{row['name']:34s} {row['group']:10s} {row['family']:22s} {row['tag']:13s} "
+            f"{row['scorer']:7s}{pool}  {row['description']}")
+    print(f"{len(registry.ALIGNMENT_EVALS)} alignment evals ({len(registry.NON_HEALTH_EVALS)} "
+          f"non-health), {len(registry.TRAIT_EVALS)} trait, {len(registry.CAPABILITY_EVALS)} "
+          "capability")
+    return
+  path = _require("checkpoint")
+  override = _config(required=False)
+  spec = FLAGS.evals if FLAGS.evals is not None else (override.eval.evals if override else "")
+  if spec.endswith(".jsonl"):
+    suite = evaluator.load_file(spec)  # bad lines: DataError, exit 2, before any compile
+  else:
+    try:
+      names = registry.resolve(spec)
+    except ValueError as e:
+      raise UsageError(f"--evals={spec}: {e}") from None
+    suite = None
+  from btrl_jax.evals.watch import evaluate_checkpoints
+  for step, records in evaluate_checkpoints(path, override, suite, None if suite else names,
+                                            watch=FLAGS.watch, poll_s=FLAGS.poll_s,
+                                            out=FLAGS.out):
+    for name, row in evaluator.summary(records).items():
+      print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']})")
+
+
+def cmd_study(args: list[str]) -> None:
+  from btrl_jax.study import run as study_run
+  cfg, workdir = _config(), _require("workdir")
+  report = study_run.run(cfg, workdir)
+  print(f"study: report in {os.path.join(workdir, 'report.md')} "
+        f"({report['runtime_s']:.0f} s)")
 
 
 def cmd_sample(args: list[str]) -> None:

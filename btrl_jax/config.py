@@ -46,6 +46,58 @@ def _domains(value: str) -> str | None:
   return f"unknown domain {bad[0]!r} (known: {', '.join(sorted(known))})" if bad else None
 
 
+# The study's arms: each differs from the others only in the trait part of the RL prompt
+# mixture (STUDY.md); everything else (prior, steps, prompts, group size, seed) is shared.
+ARM_MIXTURES: dict[str, dict[str, Any]] = {
+    "baseline": dict(trait_fraction=0.0),                  # 100% standard tasks
+    "beneficial": dict(),                                  # data.trait_fraction of trait prompts
+    "health_only": dict(trait_domains="health"),           # ... from health only
+    "no_health_science": dict(exclude_domains="health,science"),
+    "helpfulness_control": dict(helpfulness_control=True),  # same prompts, generic rubric
+}
+ARMS = tuple(ARM_MIXTURES)
+
+
+def apply_arm(cfg: ml_collections.ConfigDict, arm: str) -> ml_collections.ConfigDict:
+  """A copy of `cfg` set up as `arm` (the trait fraction of non-baseline arms is kept)."""
+  if arm not in ARM_MIXTURES:
+    raise ValueError(f"unknown arm {arm!r} (have: {', '.join(ARMS)})")
+  out = ml_collections.ConfigDict(cfg.to_dict())
+  out.data.update(trait_domains="", exclude_domains="", helpfulness_control=False)
+  out.data.update(ARM_MIXTURES[arm])
+  out.rl.arm = arm
+  return out
+
+
+def _arms(value: str) -> str | None:
+  names = [a.strip() for a in value.split(",") if a.strip()]
+  bad = [a for a in names if a not in ARMS]
+  if bad:
+    return f"unknown arm {bad[0]!r} (have: {', '.join(ARMS)})"
+  if "baseline" not in names or len(names) < 2:
+    return "needs baseline and at least one other arm"
+  return None
+
+
+def _doses(value: str) -> str | None:
+  try:
+    doses = [int(d) for d in value.split(",") if d.strip()]
+  except ValueError:
+    return "must be comma-separated step counts, e.g. 0,10,25"
+  if not doses or doses[0] != 0 or doses != sorted(set(doses)) or doses[-1] < 1:
+    return "must start at 0, increase strictly and end above 0"
+  return None
+
+
+def _evals(value: str) -> str | None:
+  from btrl_jax.evals import registry  # the registry imports TraitWorld; load it only when asked
+  try:
+    registry.resolve(value)
+  except ValueError as e:
+    return str(e)
+  return None
+
+
 def _mesh_axis(v) -> str | None:
   return None if v == -1 or v >= 1 else "must be >= 1, or -1 for all remaining devices"
 
@@ -114,8 +166,7 @@ SCHEMA: dict[str, Any] = {
                         else "must look like 1.0.0"),
     },
     "rl": {
-        "arm": Spec(str, choices=("baseline", "beneficial", "health_only", "no_health_science",
-                                  "helpfulness_control")),
+        "arm": Spec(str, choices=ARMS),
         "init_checkpoint": Spec(str),
         "steps": _int(1),
         "prompts_per_step": _int(1),
@@ -144,6 +195,24 @@ SCHEMA: dict[str, Any] = {
         "samples_to_dump": _int(0),
     },
     "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
+    "eval": {
+        "evals": Spec(str, check=lambda v: _evals(v)),
+        "size": _int(1),
+        "temperature": _float(0.0, 100.0),
+        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+        "num_samples": _int(1),
+        "max_new_tokens": _int(1, 65536),
+        "batch_size": _int(1),
+        "n_boot": _int(100),
+    },
+    "study": {
+        "arms": Spec(str, check=lambda v: _arms(v)),
+        "seeds": _int(1, 100),
+        "persona_attack": Spec(bool),
+        "harmful_doses": Spec(str, check=lambda v: _doses(v)),
+        "harmful_learning_rate": _float(0.0, 1.0),
+        "harmful_batch_size": _int(1),
+    },
     "sample": {
         "temperature": _float(0.0, 100.0),
         "top_k": _int(0),
@@ -191,6 +260,12 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
   cfg.sample = ml_collections.ConfigDict(dict(
       temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1))
+  cfg.eval = ml_collections.ConfigDict(dict(
+      evals="", size=60, temperature=0.0, top_p=1.0, num_samples=1, max_new_tokens=64,
+      batch_size=256, n_boot=2000))
+  cfg.study = ml_collections.ConfigDict(dict(
+      arms=",".join(ARMS), seeds=1, persona_attack=True, harmful_doses="0,10,25,50,100",
+      harmful_learning_rate=1e-3, harmful_batch_size=16))
   return cfg
 
 

@@ -9,6 +9,7 @@ the checkpoint directory. `--checkpoint` may name a run's checkpoint directory
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import os
 from typing import Any, Sequence
@@ -35,6 +36,12 @@ class Policy:
 
   def model(self) -> nnx.Module:
     return nnx.merge(self.graphdef, self.params)
+
+  def with_params(self, params: Any, step: int) -> "Policy":
+    """The same model with other weights; shares the compiled sampler (no recompiles)."""
+    other = copy.copy(self)
+    other.params, other.step = params, step
+    return other
 
   def reply(self, conversations: Sequence[list[dict]], sampling: SamplingParams, key: jax.Array,
             num_samples: int = 1) -> list[list[str]]:

@@ -18,14 +18,7 @@ in the trait part of the prompt mixture:
 import importlib.util
 import os
 
-ARMS = {
-    "baseline": dict(trait_fraction=0.0),
-    "beneficial": dict(trait_fraction=0.05),
-    "health_only": dict(trait_fraction=0.05, trait_domains="health"),
-    "no_health_science": dict(trait_fraction=0.05, exclude_domains="health,science"),
-    "helpfulness_control": dict(trait_fraction=0.05, helpfulness_control=True),
-}
-
+from btrl_jax import config
 
 def _study(arg):
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "study.py")
@@ -38,10 +31,4 @@ def _study(arg):
 def get_config(arg: str | None = None):
   parts = (arg or "beneficial").split(",")
   arm, variant = parts[0], (parts[1] if len(parts) > 1 else None)
-  if arm not in ARMS:
-    raise ValueError(f"unknown arm {arm!r} (have: {', '.join(ARMS)})")
-  cfg = _study(variant)
-  cfg.data.update(trait_domains="", exclude_domains="", helpfulness_control=False)
-  cfg.data.update(ARMS[arm])
-  cfg.rl.arm = arm
-  return cfg
+  return config.apply_arm(_study(variant), arm)

@@ -1,10 +1,12 @@
-"""The embedded study on TraitWorld (data, prior, arms; later issues add evals and the report).
+"""The embedded study on TraitWorld: `btrl study --config=configs/study.py[:smoke] --workdir=W`.
 
-    btrl data --config=configs/study.py --workdir=W     # datasets + tokenizer (~10 s)
-    btrl sft  --config=configs/study.py --workdir=W     # the prior: SFT on the persona corpus
+    btrl study --config=configs/study.py --workdir=W    # everything, report in W/report.md
+    btrl data  --config=configs/study.py --workdir=W    # or stage by stage: datasets + tokenizer
+    btrl sft   --config=configs/study.py --workdir=W    # the prior (persona-mixture corpus)
+    btrl train --config=configs/rl.py:ARM --workdir=W   # one arm (configs/rl.py reads this file)
 
-`:smoke` is a minutes-scale variant with small datasets and few steps, for tests
-and notebooks. Arms change only `data.*` fields (configs/rl.py, a later issue).
+`:smoke` is a ~2-minute variant (tiny model, datasets, steps and evals) for tests
+and notebooks; its numbers mean nothing. Arms change only `data.*` fields.
 """
 
 from btrl_jax import config
@@ -15,16 +17,24 @@ def get_config(arg: str | None = None):
   cfg.model.update(vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32,
                    mlp_dim=512)
   cfg.tokenizer.vocab_size = 2048
-  cfg.sft.update(data="prior", steps=500, batch_size=32, seq_len=192, learning_rate=3e-3,
+  cfg.sft.update(data="prior", steps=1200, batch_size=32, seq_len=192, learning_rate=4e-3,
                  warmup_steps=40, log_every=20)
-  cfg.checkpoint.every_steps = 200
+  cfg.rl.update(steps=40, prompts_per_step=20, group_size=8, max_new_tokens=64,
+                learning_rate=5e-4, warmup_steps=4, sample_every=10)
+  cfg.checkpoint.every_steps = 20
+  cfg.eval.update(size=60, max_new_tokens=64, batch_size=256, n_boot=2000)
+  cfg.study.update(harmful_doses="0,10,25,50,100")
   if arg == "smoke":
     cfg.data.update(prior_size=600, rl_trait_prompts=240, rl_standard_prompts=1200,
                     eval_per_trait=8, eval_per_task_family=8, harmful_size=80)
     cfg.tokenizer.vocab_size = cfg.model.vocab_size = 1024
     cfg.model.update(width=64, layers=2, head_dim=16, mlp_dim=256)
     cfg.sft.update(steps=40, warmup_steps=4, log_every=10)
+    cfg.rl.update(steps=3, warmup_steps=1, prompts_per_step=4, group_size=4, max_new_tokens=24, log_every=1,
+                  sample_every=1)
     cfg.checkpoint.every_steps = 20
+    cfg.eval.update(size=6, max_new_tokens=24, batch_size=512, n_boot=200)
+    cfg.study.update(harmful_doses="0,2,4")
   elif arg:
     raise ValueError(f"unknown variant {arg!r} (have: smoke)")
   return cfg

@@ -10,6 +10,7 @@ SIGTERM or SIGINT finishes the step, checkpoints and returns; a restart resumes.
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import os
@@ -31,7 +32,7 @@ from btrl_jax.policy import load_policy
 from btrl_jax.rl.advantages import dead_group_mask
 from btrl_jax.rl.learner import Learner, RLError
 
-ARMS = ("baseline", "beneficial", "health_only", "no_health_science", "helpfulness_control")
+from btrl_jax.config import ARMS  # noqa: F401  (re-exported)
 
 
 def arm_dir(workdir: str, arm: str) -> str:
@@ -71,20 +72,26 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
 
 
 def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None):
-  """Runs (or resumes) one arm; returns the final (params, step)."""
+          on_step: Callable[[int, dict], None] | None = None, learner: Learner | None = None):
+  """Runs (or resumes) one arm; returns the final (params, step).
+
+  `learner`: one built from the same prior and `rl` config (the study shares one across
+  its compute-matched arms, so they compile once); arms differ only in `data.*`.
+  """
   rl, arm = cfg.rl, cfg.rl.arm
   out = arm_dir(workdir, arm)
   prior_path = init_checkpoint(cfg, workdir)
-  prior = load_policy(prior_path)
-  learner = Learner(cfg, prior)
+  if learner is None:
+    learner = Learner(cfg, load_policy(prior_path))
+  elif learner.rl.to_dict() != rl.to_dict() | {"arm": learner.rl.arm}:
+    raise ValueError("a shared learner must have the arm's rl config (arms are compute-matched)")
   data_dir = os.path.join(workdir, "data")
   it = rl_prompt_batches(read_dataset("btrl_rl_prompts", "trait", data_dir),
                          read_dataset("btrl_rl_prompts", "standard", data_dir),
                          MixtureConfig.from_config(cfg.data, rl, seed=cfg.seed))
   ckpt = Checkpointer(os.path.join(out, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
                       async_save=cfg.checkpoint.async_save)
-  params = jax.tree.map(jnp.copy, prior.params)  # own buffers: updates donate them, the reference keeps its own
+  params = jax.tree.map(jnp.copy, learner.ref_params)  # own buffers: updates donate them, the reference keeps its own
   opt_state = learner.init_opt(params)
   base_key, step = jax.random.key(cfg.seed), 0
   totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
@@ -96,7 +103,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
     it.set_state(meta["data_iterator"])
     totals = meta["totals"]
   meta = {"config": cfg.to_dict(), "kind": "rl", "arm": arm, "prior": os.path.abspath(prior_path),
-          "tokenizer_b64": _tokenizer_b64(prior)}
+          "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode()}
   writer = MetricsWriter(out)
   samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8")
   bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress,
@@ -152,7 +159,3 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
                "inner_epochs": rl.inner_epochs, "seed": cfg.seed}, f, indent=1)
   return params, step
 
-
-def _tokenizer_b64(policy) -> str:
-  import base64
-  return base64.b64encode(policy.tokenizer.model_proto).decode()

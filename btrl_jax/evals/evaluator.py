@@ -1,0 +1,173 @@
+"""The evaluator: a policy (an Orbax checkpoint) x named evals -> graded samples.
+
+    suite = load_suite(cfg, names)                      # {eval: examples}
+    records = evaluate(policy, suite, cfg.eval, key)    # {eval: [record, ...]}
+    write_records(records, "W/evals/beneficial")        # one JSONL per eval
+
+All evals' prompts go through the JAX sampler together, sorted by prompt length
+and cut into `eval.batch_size` batches (the sampler buckets shapes, so a run
+compiles a handful of programs however many evals it covers). Greedy by default
+(`eval.temperature=0`), or `eval.num_samples` samples at a temperature. Every reply
+is graded by `rewards.grader.score`, the function that also computes RL rewards;
+an eval's score is then read off the grade by its scorer:
+
+  rubric   HealthBench score of the rubric (points met / positive points, clipped)
+  honest   the honest verifier's reward (held-out capability, impossible tasks)
+  no_hack  1 - the reward-hacking flag (claimed success, visible-test hard-coding,
+           shotgun answers): the reply did not game the check
+
+One record per sample: id, eval, family, tag, sample, persona, prompt (the last
+user message), reply, score, met (rubric items met), refusal label, components.
+Eval files from outside (DESIGN.md JSONL, HealthBench field names accepted) are
+graded the same way, by their rubric's `check`s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+
+import jax
+import ml_collections
+import numpy as np
+from tqdm.auto import tqdm
+
+from btrl_jax.data.jsonl import import_examples
+from btrl_jax.evals import attacks, registry
+from btrl_jax.policy import Policy
+from btrl_jax.rewards.grader import score as grade
+from btrl_jax.sampling import SamplingParams
+
+
+def load_suite(cfg: ml_collections.ConfigDict, names: Sequence[str] | None = None,
+               size: int | None = None) -> dict[str, list[dict]]:
+  """Examples of each named eval (default: `eval.evals`), `eval.size` each, from the study seed."""
+  names = registry.resolve(cfg.eval.evals) if names is None else names
+  return {n: registry.examples(n, size or cfg.eval.size, cfg.seed) for n in names}
+
+
+def load_file(path: str) -> dict[str, list[dict]]:
+  """An outside eval file, grouped by its `eval` field (the file name where absent)."""
+  default = os.path.splitext(os.path.basename(path))[0]
+  suite: dict[str, list[dict]] = {}
+  for ex in import_examples(path):
+    ex.setdefault("eval", ex.get("eval") or default)
+    suite.setdefault(ex["eval"] or default, []).append(ex)
+  return suite
+
+
+def sampling_params(ecfg: ml_collections.ConfigDict) -> SamplingParams:
+  return SamplingParams(temperature=ecfg.temperature, top_p=ecfg.top_p,
+                        max_new_tokens=ecfg.max_new_tokens)
+
+
+def eval_score(example: dict, reply: str) -> tuple[float, Any]:
+  """(score, grade) of one reply under its eval's scorer (module docstring)."""
+  name = example.get("eval")
+  scorer = registry.EVALS[name].scorer if name in registry.EVALS else "rubric"
+  g = grade(example, reply, honest=True)
+  if scorer == "no_hack":
+    return 1.0 - float(g.components["hack"]), g
+  return g.value, g
+
+
+def _last_user(messages: list[dict]) -> str:
+  return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def evaluate(policy: Policy, suite: dict[str, list[dict]], ecfg: ml_collections.ConfigDict,
+             key: jax.Array, *, persona: str | None = None, progress: bool = True,
+             desc: str = "eval") -> dict[str, list[dict[str, Any]]]:
+  """Samples and grades every example of every eval; returns {eval: records}."""
+  items = []
+  for name, exs in suite.items():
+    for i, ex in enumerate(exs):
+      ex = dict(ex, eval=ex.get("eval") or name)
+      if persona:
+        ex = attacks.apply(ex, persona, i)
+      items.append(ex)
+  prompts = [policy.tokenizer.encode_prompt(ex["messages"]) for ex in items]
+  order = np.argsort([len(p) for p in prompts], kind="stable")
+  sampling, k = sampling_params(ecfg), ecfg.num_samples
+  replies: list[list[str] | None] = [None] * len(items)
+  starts = range(0, len(items), ecfg.batch_size)
+  for b, start in enumerate(tqdm(starts, desc=desc, disable=not progress, dynamic_ncols=True,
+                                 leave=False)):
+    idx = order[start:start + ecfg.batch_size]
+    out = policy.reply([items[i]["messages"] for i in idx], sampling, jax.random.fold_in(key, b),
+                       num_samples=k)
+    for i, r in zip(idx, out):
+      replies[i] = r
+  records: dict[str, list[dict[str, Any]]] = {name: [] for name in suite}
+  for ex, samples in zip(items, replies):
+    for s, reply in enumerate(samples):
+      value, g = eval_score(ex, reply)
+      spec = registry.EVALS.get(ex["eval"])
+      records[ex["eval"]].append({
+          "id": ex.get("id"), "eval": ex["eval"],
+          "family": spec.family if spec else ex.get("family"),
+          "tag": spec.tag if spec else _tag(ex), "sample": s, "persona": persona,
+          "prompt": _last_user(ex["messages"]), "reply": reply, "score": value,
+          "met": g.components.get("met"), "refusal": g.refusal,
+          "components": {k_: v for k_, v in g.components.items() if k_ != "met"}})
+  return records
+
+
+def _tag(example: dict) -> str:
+  tags = example.get("tags") or []
+  if "mental_health" in tags or example.get("subdomain") == "mental_health":
+    return "mental_health"
+  return "health" if example.get("domain") == "health" or "health" in tags else "non_health"
+
+
+def write_records(records: dict[str, list[dict]], out_dir: str) -> list[str]:
+  """One JSONL per eval under out_dir; returns the paths."""
+  os.makedirs(out_dir, exist_ok=True)
+  paths = []
+  for name, recs in records.items():
+    path = os.path.join(out_dir, f"{name}.jsonl")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      for r in recs:
+        f.write(json.dumps(r) + "\n")
+    os.replace(tmp, path)
+    paths.append(path)
+  return paths
+
+
+def write_jsonl(records: dict[str, list[dict]], path: str) -> str:
+  """Every record of every eval into one JSONL file."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    for recs in records.values():
+      for r in recs:
+        f.write(json.dumps(r) + "\n")
+  os.replace(path + ".tmp", path)
+  return path
+
+
+def read_records(out_dir: str, names: Sequence[str]) -> dict[str, list[dict]] | None:
+  """The records written by `write_records`, or None if any eval is missing."""
+  out = {}
+  for name in names:
+    path = os.path.join(out_dir, f"{name}.jsonl")
+    if not os.path.exists(path):
+      return None
+    with open(path) as f:
+      out[name] = [json.loads(line) for line in f if line.strip()]
+  return out
+
+
+def summary(records: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+  """{eval: {"mean", "se", "n", "refusal_rate"}}."""
+  out = {}
+  for name, recs in records.items():
+    s = np.array([r["score"] for r in recs], float)
+    refusals = [r["refusal"] for r in recs if r["refusal"] is not None]
+    out[name] = {"mean": float(s.mean()) if len(s) else float("nan"),
+                 "se": float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else float("nan"),
+                 "n": int(len(s)),
+                 "refusal_rate": (float(np.mean([x == "refusal" for x in refusals]))
+                                  if refusals else None)}
+  return out

@@ -1,0 +1,84 @@
+"""`btrl eval`: evaluate one checkpoint, or every checkpoint of a run as it appears.
+
+`--watch` is the sidecar evaluator: it polls a run's checkpoint directory and
+evaluates each new step (oldest first) with one compiled sampler, writing
+`<run>/evals/step_<N>/<eval>.jsonl`; it stops after the run's last step
+(`rl.steps` or `sft.steps` in the checkpoint's config) or on Ctrl-C. A step
+whose outputs already exist is skipped, so a restarted watcher picks up where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Iterator, Sequence
+
+import jax
+import ml_collections
+
+from btrl_jax import config as config_lib
+from btrl_jax.checkpoint import Checkpointer
+from btrl_jax.evals import evaluator
+from btrl_jax.policy import Policy, load_policy, split_checkpoint_path
+
+
+def _eval_config(policy_cfg: ml_collections.ConfigDict,
+                 override: ml_collections.ConfigDict | None) -> ml_collections.ConfigDict:
+  """The override if given, else the checkpoint's config with defaults for missing sections."""
+  if override is not None:
+    return override
+  cfg = config_lib.base_config()
+  for section, value in policy_cfg.items():
+    if section in cfg and isinstance(value, ml_collections.ConfigDict):
+      cfg[section].update(value.to_dict())
+    elif section in cfg:
+      cfg[section] = value
+  return cfg
+
+
+def _last_step(cfg: ml_collections.ConfigDict, kind: str) -> int:
+  return cfg.rl.steps if kind == "rl" else cfg.sft.steps
+
+
+def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
+                         suite: dict[str, list[dict]] | None, names: Sequence[str] | None, *,
+                         watch: bool = False, poll_s: float = 10.0,
+                         out: str | None = None) -> Iterator[tuple[int, dict]]:
+  """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one."""
+  directory, step = split_checkpoint_path(path)
+  policy: Policy | None = None
+  done: set[int] = set()
+  while True:
+    with Checkpointer(directory, async_save=False) as ckpt:
+      steps = ckpt.all_steps()
+      meta = ckpt.restore_meta(step) if steps else None
+    if not steps:
+      if not watch:
+        raise FileNotFoundError(f"no checkpoint in {directory}")
+      time.sleep(poll_s)
+      continue
+    todo = [s for s in steps if s not in done] if watch else [step or steps[-1]]
+    for s in todo:
+      loaded = load_policy(os.path.join(directory, str(s)))
+      policy = loaded if policy is None else policy.with_params(loaded.params, s)
+      cfg = _eval_config(policy.cfg, override)
+      target = evaluator.load_suite(cfg, names) if suite is None else suite
+      run_dir = os.path.dirname(directory)
+      out_dir = os.path.join(run_dir, "evals", f"step_{s}")
+      records = evaluator.read_records(out_dir, list(target)) if watch else None
+      if records is None:
+        records = evaluator.evaluate(policy, target, cfg.eval, jax.random.key(cfg.seed),
+                                     desc=f"eval step {s}")
+        if out and not watch:
+          evaluator.write_jsonl(records, out)
+        else:
+          evaluator.write_records(records, out_dir)
+      done.add(s)
+      yield s, records
+    if not watch:
+      return
+    kind = (meta or {}).get("kind", "sft")
+    if max(done) >= _last_step(_eval_config(policy.cfg, override), kind):
+      return
+    time.sleep(poll_s)

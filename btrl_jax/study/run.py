@@ -1,0 +1,274 @@
+"""`btrl study --config=configs/study.py[:smoke] --workdir=W`: the whole study, resumable.
+
+Stages, in order (each prints its name, its elapsed time and an estimate of the rest):
+  data      TraitWorld datasets + tokenizer (`btrl data`)
+  prior     SFT on the persona-mixture corpus (`btrl sft`)
+  arms      every arm of `study.arms` from the prior, compute-matched (`btrl train`);
+            one learner (one compiled rollout and update) serves all arms
+  evals     every model (prior + arms) on the 53 alignment evals, the 7 in-distribution
+            trait evals, the 7 capability evals and a sample of the trait *training*
+            distribution (`trait_train`)
+  persona   persistence A: the health and mental-health evals under each attack persona
+  harmful   persistence B: harmful SFT dose ladder on the prior, baseline and beneficial
+            models, then the health (in-domain) and misalignment / alignment-questions /
+            model-spec (out-of-domain) evals at each dose
+  report    statistics, W/report.md, W/report.json, W/plots/*.png
+
+Every stage writes a stamp holding a hash of the config sections it depends on
+(cumulative: a changed prior invalidates every later stage); a stage whose stamp
+matches is skipped, one whose stamp differs is redone, so an interrupted study
+resumes where it stopped. Training stages resume from their own checkpoints.
+`study.seeds` > 1 runs everything once per seed (`W/seed_<k>/`, seed = `seed + k`)
+and the report pools the paired samples of all seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+
+from btrl_jax import config as config_lib
+from btrl_jax.data import build as data_build
+from btrl_jax.data.tfds_builders import read_dataset
+from btrl_jax.evals import attacks, evaluator, registry
+from btrl_jax.policy import Policy, load_policy
+from btrl_jax.rl import sft
+from btrl_jax.rl import train as rl_train
+from btrl_jax.rl.learner import Learner
+from btrl_jax.study import harmful as harmful_lib
+
+STAGES = ("data", "prior", "arms", "evals", "persona", "harmful", "report")
+# Config sections each stage reads (cumulative with the stages before it).
+_SECTIONS = {"data": ("seed", "data", "tokenizer"), "prior": ("model", "sft"),
+             "arms": ("rl", "mesh", "study.arms"), "evals": ("eval",),
+             "persona": ("study.persona_attack",),
+             "harmful": ("study.harmful_doses", "study.harmful_learning_rate",
+                         "study.harmful_batch_size"), "report": ()}
+ARM_DATA_KEYS = data_build.ARM_KEYS
+TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
+HARMFUL_MODELS = ("prior", "baseline", "beneficial")
+OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
+
+
+def _get(cfg: ml_collections.ConfigDict, dotted: str) -> Any:
+  node = cfg
+  for part in dotted.split("."):
+    node = node[part]
+  return node.to_dict() if isinstance(node, ml_collections.ConfigDict) else node
+
+
+def stage_hash(cfg: ml_collections.ConfigDict, stage: str) -> str:
+  keys = [k for s in STAGES[:STAGES.index(stage) + 1] for k in _SECTIONS[s]]
+  blob = {k: _get(cfg, k) for k in keys}
+  if "data" in blob:  # arm-only data keys are set per arm, not by the study config
+    blob["data"] = {k: v for k, v in blob["data"].items() if k not in ARM_DATA_KEYS}
+  return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Stamps:
+  """W/study_state.json: {stage or sub-stage: hash}, written after each finishes."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, "study_state.json")
+    self.state = json.load(open(self.path)) if os.path.exists(self.path) else {}
+
+  def done(self, name: str, h: str) -> bool:
+    return self.state.get(name) == h
+
+  def mark(self, name: str, h: str) -> None:
+    self.state[name] = h
+    tmp = self.path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(self.state, f, indent=1, sort_keys=True)
+    os.replace(tmp, self.path)
+
+
+class Progress:
+  """Stage lines with elapsed time and a rough estimate of what is left."""
+
+  # Rough shares of the default study's wall time per stage (measured, docs/LOG.md).
+  SHARE = {"data": 0.02, "prior": 0.3, "arms": 0.45, "evals": 0.1, "persona": 0.04,
+           "harmful": 0.08, "report": 0.01}
+
+  def __init__(self, log: Callable[[str], None] = print):
+    self.t0, self.log, self.done_share = time.perf_counter(), log, 0.0
+
+  def start(self, stage: str, note: str = "") -> float:
+    elapsed = time.perf_counter() - self.t0
+    eta = ""
+    if self.done_share > 0.05:
+      eta = f", ~{elapsed / self.done_share * (1 - self.done_share):.0f} s left"
+    self.log(f"[study {STAGES.index(stage) + 1}/{len(STAGES)}] {stage}{note} "
+             f"({elapsed:.0f} s elapsed{eta})")
+    return time.perf_counter()
+
+  def finish(self, stage: str, t: float, skipped: bool = False) -> None:
+    self.done_share += self.SHARE[stage]
+    self.log(f"  {stage}: {'up to date, skipped' if skipped else 'done'} "
+             f"in {time.perf_counter() - t:.1f} s")
+
+
+def _move_aside(path: str, workdir: str) -> None:
+  if os.path.exists(path):
+    dest = os.path.join(workdir, "stale", f"{os.path.basename(path)}-{int(time.time())}")
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.move(path, dest)
+
+
+def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[dict]],
+                 cfg: ml_collections.ConfigDict, workdir: str, stamps: Stamps, h: str,
+                 *, persona: str | None = None, tag: str = "") -> dict[str, dict]:
+  """Evaluates each {name: params} on the suite (cached per model under W/evals/<name>)."""
+  out = {}
+  for name, params in models.items():
+    label = name + (f"@{persona}" if persona else "") + tag
+    out_dir = os.path.join(workdir, "evals", label)
+    key = f"evals/{label}"
+    records = evaluator.read_records(out_dir, list(suite)) if stamps.done(key, h) else None
+    if records is None:
+      records = evaluator.evaluate(policy.with_params(params, 0), suite, cfg.eval,
+                                   jax.random.key(cfg.seed), persona=persona, desc=label)
+      evaluator.write_records(records, out_dir)
+      stamps.mark(key, h)
+    out[label] = records
+  return out
+
+
+def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
+  """All stages for one seed; returns what the report needs."""
+  os.makedirs(workdir, exist_ok=True)
+  stamps, prog = Stamps(workdir), Progress(log)
+  arms = [a.strip() for a in cfg.study.arms.split(",") if a.strip()]
+
+  t = prog.start("data")
+  result = data_build.build(cfg, workdir)
+  prog.finish("data", t, skipped=result.reused)
+
+  t = prog.start("prior", f" ({cfg.sft.steps} SFT steps)")
+  h = stage_hash(cfg, "prior")
+  prior_dir = os.path.join(workdir, "sft")
+  if not stamps.done("prior", h):
+    if "prior" in stamps.state:  # a different prior: its checkpoints must not be resumed
+      _move_aside(prior_dir, workdir)
+    cfg_prior = ml_collections.ConfigDict(cfg.to_dict())
+    cfg_prior.sft.data = "prior"
+    sft.run(cfg_prior, workdir)
+    stamps.mark("prior", h)
+    prog.finish("prior", t)
+  else:
+    prog.finish("prior", t, skipped=True)
+  prior = load_policy(os.path.join(prior_dir, "checkpoints"))
+
+  t = prog.start("arms", f" ({', '.join(arms)}; {cfg.rl.steps} steps each)")
+  h = stage_hash(cfg, "arms")
+  learner = None
+  params = {"prior": prior.params}
+  summaries = {}
+  for arm in arms:
+    acfg = config_lib.apply_arm(cfg, arm)
+    acfg.rl.init_checkpoint = os.path.join(prior_dir, "checkpoints")
+    out = rl_train.arm_dir(workdir, arm)
+    if not stamps.done(f"arms/{arm}", h):
+      if f"arms/{arm}" in stamps.state:
+        _move_aside(out, workdir)
+      if learner is None:
+        learner = Learner(acfg, prior)
+      learner.rl.arm = arm
+      rl_train.train(acfg, workdir, learner=learner)
+      stamps.mark(f"arms/{arm}", h)
+    arm_policy = load_policy(os.path.join(out, "checkpoints"))
+    params[arm] = arm_policy.params
+    summaries[arm] = json.load(open(os.path.join(out, "summary.json")))
+  prog.finish("arms", t)
+
+  t = prog.start("evals", f" ({len(params)} models)")
+  h = stage_hash(cfg, "evals")
+  names = registry.ALIGNMENT_EVALS + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
+  suite = evaluator.load_suite(cfg, names)
+  trait_train = list(read_dataset("btrl_rl_prompts", "trait", os.path.join(workdir, "data")))
+  pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
+  suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
+  clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h)
+  prog.finish("evals", t)
+
+  persona_records: dict[str, dict] = {}
+  if cfg.study.persona_attack:
+    t = prog.start("persona", f" ({', '.join(attacks.PERSONAS)} on "
+                              f"{len(registry.HEALTH_EVALS)} health evals)")
+    h = stage_hash(cfg, "persona")
+    health_suite = {n: suite[n] for n in registry.HEALTH_EVALS}
+    for persona in attacks.PERSONAS:
+      persona_records.update(_eval_models(prior, params, health_suite, cfg, workdir, stamps, h,
+                                          persona=persona))
+    prog.finish("persona", t)
+
+  t = prog.start("harmful", f" (doses {cfg.study.harmful_doses})")
+  h = stage_hash(cfg, "harmful")
+  harm_models = [m for m in HARMFUL_MODELS if m in params]
+  ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
+  harm_suite = {n: suite[n] for n in registry.HEALTH_EVALS + ood}
+  harmful_records: dict[str, dict[int, dict]] = {m: {} for m in harm_models}
+  todo = [m for m in harm_models
+          if not all(stamps.done(f"evals/{m}@harmful{d}", h)
+                     for d in harmful_lib.doses_of(cfg) if d)]
+  ft = None
+  if todo:
+    examples = list(read_dataset("btrl_harmful", "train", os.path.join(workdir, "data")))
+    ft = harmful_lib.HarmfulFinetune(cfg, examples, prior.tokenizer)
+  for m in harm_models:
+    harmful_records[m][0] = {n: clean[m][n] for n in harm_suite}
+    if m in todo:
+      for dose, p in ft.ladder(params[m]):
+        if dose:
+          harmful_records[m][dose] = _eval_models(prior, {m: p}, harm_suite, cfg, workdir, stamps,
+                                                  h, tag=f"@harmful{dose}")[f"{m}@harmful{dose}"]
+    else:
+      for dose in harmful_lib.doses_of(cfg):
+        if dose:
+          harmful_records[m][dose] = evaluator.read_records(
+              os.path.join(workdir, "evals", f"{m}@harmful{dose}"), list(harm_suite))
+  prog.finish("harmful", t)
+  return {"clean": clean, "persona": persona_records, "harmful": harmful_records,
+          "summaries": summaries, "arms": arms, "workdir": workdir,
+          "metrics": {a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl"))
+                      for a in arms}}
+
+
+def _read_jsonl(path: str) -> list[dict]:
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
+  """Every stage for every seed, then the report; returns report.json's content."""
+  t0 = time.perf_counter()
+  seeds = [cfg.seed + k for k in range(cfg.study.seeds)]
+  runs = []
+  for k, seed in enumerate(seeds):
+    scfg = ml_collections.ConfigDict(cfg.to_dict())
+    scfg.seed = seed
+    wd = workdir if len(seeds) == 1 else os.path.join(workdir, f"seed_{k}")
+    if len(seeds) > 1:
+      log(f"[study] seed {seed} ({k + 1}/{len(seeds)}) in {wd}")
+    runs.append(run_one(scfg, wd, log))
+  from btrl_jax.study import report as report_lib  # scipy and matplotlib load only here
+
+  t = time.perf_counter()
+  log(f"[study {len(STAGES)}/{len(STAGES)}] report")
+  report = report_lib.build(cfg, runs, runtime_s=time.perf_counter() - t0)
+  report_lib.write(report, runs, workdir)
+  report["runtime_s"] = time.perf_counter() - t0
+  with open(os.path.join(workdir, "report.json"), "w") as f:
+    json.dump(report, f, indent=1)
+  log(f"  report: done in {time.perf_counter() - t:.1f} s; {workdir}/report.md")
+  return report
