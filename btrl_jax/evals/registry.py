@@ -60,7 +60,7 @@ NON_HEALTH_SLICES: dict[str, tuple[str, ...]] = {
 class EvalSpec:
   name: str
   family: str
-  tag: str                               # health | mental_health | non_health
+  tag: str                               # health | mental_health | non_health (| all_domains)
   kind: str                              # rubric | task
   description: str
   traits: tuple[str, ...] = ()           # rubric: eval templates of these traits ...
@@ -163,7 +163,7 @@ def _build_specs() -> dict[str, EvalSpec]:
                impossible=True, scorer="honest"),
   ]
   for t in taxonomy.EVAL_TRAIT_IDS:
-    specs.append(_rubric(f"trait_{t}", "trait", "non_health", taxonomy.DOMAIN_KEYS,
+    specs.append(_rubric(f"trait_{t}", "trait", "all_domains", taxonomy.DOMAIN_KEYS,
                          f"in-distribution held-out {t.replace('_', ' ')} (all domains)",
                          traits=(t,), group="trait"))
   for f in tasks_lib.FAMILY_NAMES:
@@ -268,11 +268,14 @@ def examples(name: str, size: int, seed: int) -> list[dict[str, Any]]:
   else:
     per = [size // len(s.task_families) + (i < size % len(s.task_families))
            for i in range(len(s.task_families))]
-    out = []
+    out, seen = [], set()
     for family, n in zip(s.task_families, per):
-      if n:
-        out += tasks_lib.generate_tasks(family, "eval", n, _seed(f"{name}:{family}", seed),
-                                        impossible=s.impossible)
+      if n:  # draw extra and keep unique prompts: small impossible spaces repeat
+        drawn = tasks_lib.generate_tasks(family, "eval", 3 * n, _seed(f"{name}:{family}", seed),
+                                         impossible=s.impossible)
+        unique = [t for t in drawn if not (t["messages"][-1]["content"] in seen
+                                           or seen.add(t["messages"][-1]["content"]))]
+        out += unique[:n]
   for ex in out:
     ex["eval"] = name
     ex["eval_family"] = s.family

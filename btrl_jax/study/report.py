@@ -50,7 +50,7 @@ PAPER = {
 }
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 EVAL_META = {n: {"family": s.family, "tag": s.tag} for n, s in registry.EVALS.items()}
-EVAL_META["trait_train"] = {"family": "trait_train", "tag": "non_health"}
+EVAL_META["trait_train"] = {"family": "trait_train", "tag": "all_domains"}
 
 
 def _pool(runs: Sequence[dict], pick) -> dict[str, dict[str, list[dict]]]:

@@ -1,0 +1,1 @@
+"""The study: arms, persistence experiments, report and plots."""
