@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-WORKDIR ?= runs/demo
+WORKDIR ?= runs/study
 
-.PHONY: install study test test-slow bench clean
+.PHONY: install study demo test test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job. For now: train the prior on the built-in corpus, then sample from it.
+# The main job: the embedded study, end to end (resumes if interrupted); report in $(WORKDIR)/report.md.
 study: $(STAMP)
-	$(BIN)/btrl sft --config=configs/sft.py --workdir=$(WORKDIR)
-	$(BIN)/btrl sample --checkpoint=$(WORKDIR)/sft/checkpoints --prompt="reverse: lemon copper falcon"
+	$(BIN)/btrl study --config=configs/study.py --workdir=$(WORKDIR)
+
+# The foundation demo: a prior on the built-in `reverse` corpus, then a sample from it.
+demo: $(STAMP)
+	$(BIN)/btrl sft --config=configs/sft.py --workdir=runs/demo
+	$(BIN)/btrl sample --checkpoint=runs/demo/sft/checkpoints --prompt="reverse: lemon copper falcon"
 
 # The default test tier (what CI runs): under 10 minutes on a 2-core CPU.
 test: $(STAMP)

@@ -75,12 +75,15 @@ def _scores(recs_by_eval: dict[str, list[dict]], names: Sequence[str]) -> tuple[
 
 
 def _aligned(a: dict[str, list[dict]], b: dict[str, list[dict]], names) -> tuple[np.ndarray, np.ndarray]:
+  """Scores of a and b on the same (eval, id, sample) keys, in sorted key order (so two
+  models' arrays from this function line up prompt by prompt)."""
   ka, va = _scores(a, names)
   kb, vb = _scores(b, names)
-  index = {k: i for i, k in enumerate(kb)}
-  if set(ka) != set(index):
+  ia, ib = {k: i for i, k in enumerate(ka)}, {k: i for i, k in enumerate(kb)}
+  if set(ia) != set(ib):
     raise ValueError("paired scores need the same prompts in both sets")
-  return va, vb[[index[k] for k in ka]]
+  keys = sorted(ia, key=str)
+  return va[[ia[k] for k in keys]], vb[[ib[k] for k in keys]]
 
 
 def _subset(which: str) -> tuple[str, ...]:
@@ -372,7 +375,9 @@ def markdown(report: dict) -> str:
         L.append(f"| {m} | {persona} | {_fmt(r['clean'])} | {_fmt(r['attacked'])} | "
                  f"{_fmt(r['retention'], '.2f')} | {_fmt(r['degradation'], '+.3f')} "
                  f"({_fmt(r['ci_low'], '+.3f')}..{_fmt(r['ci_high'], '+.3f')}) |")
-    L += ["", "| treatment vs control | persona | difference in degradation | 95% CI | p |",
+    L += ["", "Difference = control's degradation - treatment's (positive: the treatment keeps more "
+          "of its score; for the helpful persona: the treatment's lift - the control's).", "",
+          "| treatment vs control | persona | difference | 95% CI | p |",
           "|---|---|---|---|---|"]
     for d in pa["differences"]:
       L.append(f"| {d['treatment']} vs {d['control']} | {d['persona']} | {_fmt(d['diff'], '+.3f')} | "
@@ -387,7 +392,8 @@ def markdown(report: dict) -> str:
       for g, rows in groups.items():
         L.append(f"| {m} | {g} | " + " | ".join(
             f"{_fmt(r['mean'])} ({_fmt(r['degradation'], '+.3f')})" for r in rows) + " |")
-    L.append(f"\nCells: mean score (change vs dose 0). Paper: {PAPER['harmful_finetune']}.")
+    L.append(f"\nCells: mean score (degradation vs dose 0; positive = the score dropped). "
+             f"Paper: {PAPER['harmful_finetune']}.")
   caps = report["capabilities"]
   L += ["", "## Capabilities (held-out standard tasks, honest verifiers)", "",
         "| model | " + " | ".join(n[len("capability_"):] for n in registry.CAPABILITY_EVALS) + " |",

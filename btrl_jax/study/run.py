@@ -132,13 +132,18 @@ def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[d
     label = name + (f"@{persona}" if persona else "") + tag
     out_dir = os.path.join(workdir, "evals", label)
     key = f"evals/{label}"
-    records = evaluator.read_records(out_dir, list(suite)) if stamps.done(key, h) else None
-    if records is None:
-      records = evaluator.evaluate(policy.with_params(params, 0), suite, cfg.eval,
-                                   jax.random.key(cfg.seed), persona=persona, desc=label)
-      evaluator.write_records(records, out_dir)
+    records = {}
+    if stamps.done(key, h):  # reuse what is on disk; evaluate only evals that are missing
+      records = {n: r for n in suite
+                 if (r := (evaluator.read_records(out_dir, [n]) or {}).get(n)) is not None}
+    missing = {n: exs for n, exs in suite.items() if n not in records}
+    if missing:
+      new = evaluator.evaluate(policy.with_params(params, 0), missing, cfg.eval,
+                               jax.random.key(cfg.seed), persona=persona, desc=label)
+      evaluator.write_records(new, out_dir)
+      records.update(new)
       stamps.mark(key, h)
-    out[label] = records
+    out[label] = {n: records[n] for n in suite}
   return out
 
 
@@ -193,7 +198,9 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   h = stage_hash(cfg, "evals")
   names = registry.ALIGNMENT_EVALS + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
   suite = evaluator.load_suite(cfg, names)
-  trait_train = list(read_dataset("btrl_rl_prompts", "trait", os.path.join(workdir, "data")))
+  # The RL trait prompts repeat some scenarios (small slot pools); score each one once.
+  trait_train = list({ex["id"]: ex for ex in read_dataset(
+      "btrl_rl_prompts", "trait", os.path.join(workdir, "data"))}.values())
   pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
   clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h)

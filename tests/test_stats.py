@@ -1,0 +1,230 @@
+"""Study statistics: paired bootstrap, BH q-values, comparisons, refusal rates, persistence."""
+
+import math
+
+import numpy as np
+import pytest
+
+from btrl_jax.evals import stats
+
+TOL = 1e-12
+
+
+def _reference_bootstrap(t, c, n_boot, seed):
+  """The module docstring's formulas, written out as plain loops."""
+  d = [float(a) - float(b) for a, b in zip(t, c)]
+  n = len(d)
+  delta = sum(d) / n
+  rng = np.random.default_rng(seed)
+  means = []
+  for _ in range(n_boot):
+    idx = rng.integers(0, n, size=n)
+    means.append(sum(d[i] for i in idx) / n)
+  mu = sum(means) / n_boot
+  se = math.sqrt(sum((m - mu) ** 2 for m in means) / (n_boot - 1))
+  s = sorted(means)
+
+  def pct(q):  # linear interpolation between order statistics
+    pos = q * (n_boot - 1)
+    lo = math.floor(pos)
+    return s[lo] + (pos - lo) * (s[min(lo + 1, n_boot - 1)] - s[lo])
+
+  extreme = sum(abs(m - delta) >= abs(delta) for m in means)
+  return dict(delta=delta, se=se, ci_low=pct(0.025), ci_high=pct(0.975),
+              p=(1 + extreme) / (1 + n_boot), n=n)
+
+
+def test_mean_se_hand_computed():
+  mean, se = stats.mean_se([0.2, 0.4, 0.9])
+  assert mean == pytest.approx(0.5, abs=TOL)
+  # deviations -0.3, -0.1, 0.4 -> sample variance 0.26 / 2 = 0.13
+  assert se == pytest.approx(math.sqrt(0.13 / 3), abs=TOL)
+  mean, se = stats.mean_se([0.7])
+  assert mean == 0.7 and math.isnan(se)
+
+
+def test_paired_bootstrap_equals_loop_reference():
+  rng = np.random.default_rng(1)
+  t, c = rng.uniform(size=37), rng.uniform(size=37)
+  got = stats.paired_bootstrap(t, c, n_boot=2000, seed=7)
+  want = _reference_bootstrap(t, c, 2000, 7)
+  assert got["n"] == want["n"] == 37
+  for k in ("delta", "se", "ci_low", "ci_high", "p"):
+    assert got[k] == pytest.approx(want[k], abs=TOL), k
+  assert got["ci_low"] <= got["delta"] <= got["ci_high"]
+
+
+def test_paired_bootstrap_chunking_does_not_change_the_draws(monkeypatch):
+  rng = np.random.default_rng(2)
+  t, c = rng.uniform(size=13), rng.uniform(size=13)
+  whole = stats.paired_bootstrap(t, c, n_boot=500, seed=3)
+  monkeypatch.setattr(stats, "_CHUNK_INDICES", 40)  # 3 rows per chunk
+  chunked = stats.paired_bootstrap(t, c, n_boot=500, seed=3)
+  for k in whole:
+    assert chunked[k] == pytest.approx(whole[k], abs=TOL), k
+
+
+def test_paired_bootstrap_null_and_large_shift():
+  x = np.linspace(0, 1, 20)
+  same = stats.paired_bootstrap(x, x, n_boot=1000, seed=0)
+  assert same["delta"] == 0 and same["p"] == 1.0
+  rng = np.random.default_rng(3)
+  c = rng.uniform(0.0, 0.5, size=100)
+  t = c + 0.3 + rng.normal(0, 0.05, size=100)
+  shift = stats.paired_bootstrap(t, c, n_boot=2000, seed=0)
+  assert shift["p"] < 0.01
+  assert shift["ci_low"] <= shift["delta"] <= shift["ci_high"]
+  assert shift["delta"] == pytest.approx(float(np.mean(t - c)), abs=TOL)
+  with pytest.raises(ValueError):
+    stats.paired_bootstrap([1.0, 2.0], [1.0], n_boot=10)
+
+
+def test_bh_qvalues_hand_computed():
+  # sorted p 0.005, 0.01, 0.03, 0.04 -> m p / rank 0.02, 0.02, 0.04, 0.04 (already monotone)
+  q = stats.bh_qvalues([0.01, 0.04, 0.03, 0.005])
+  np.testing.assert_allclose(q, [0.02, 0.04, 0.04, 0.02], atol=TOL)
+  assert stats.bh_qvalues([]).size == 0
+
+
+def _recs(eval_name, scores, labels=None, start=0):
+  labels = labels or [None] * len(scores)
+  return [{"eval": eval_name, "id": f"p{start + i}", "sample": 0, "score": s, "refusal": lab}
+          for i, (s, lab) in enumerate(zip(scores, labels))]
+
+
+META = {"a": {"family": "health", "tag": "health"}, "b": {"family": "deception", "tag": "non_health"},
+        "c": {"family": "sycophancy", "tag": "non_health"}, "d": {"family": "mh", "tag": "mental_health"}}
+
+
+def test_compare_counts_and_q_values():
+  n, n_boot = 30, 999
+  treat = {"a": _recs("a", [1.0] * n), "b": _recs("b", [0.0] * n), "c": _recs("c", [0.5] * n),
+           "d": _recs("d", [0.1] + [0.0] * (n - 1))}
+  ctrl = {"a": _recs("a", [0.0] * n), "b": _recs("b", [1.0] * n), "c": _recs("c", [0.5] * n),
+          "d": _recs("d", [0.0] * n)}
+  ctrl = {k: v[::-1] for k, v in ctrl.items()}  # pairing is by (id, sample), not by position
+  c = stats.compare("t_vs_c", "t", "c", treat, ctrl, evals_meta=META, n_boot=n_boot, seed=0)
+  assert (c["name"], c["treatment"], c["control"]) == ("t_vs_c", "t", "c")
+  assert (c["n_evals"], c["wins"], c["losses"], c["ties"]) == (4, 2, 1, 1)
+  assert (c["significant_wins"], c["significant_losses"], c["n_dropped"]) == (1, 1, 0)
+  assert c["mean_delta_pp"] == pytest.approx(100 * (1 - 1 + 0 + 0.1 / n) / 4, abs=TOL)
+  rows = {e["name"]: e for e in c["evals"]}
+  a = rows["a"]
+  assert (a["family"], a["tag"], a["treatment"], a["control"], a["delta"], a["n"]) == (
+      "health", "health", 1.0, 0.0, 1.0, n)
+  # a and b: every bootstrap mean equals delta -> p = 1 / (1 + B); BH with m = 4 gives 2 p.
+  assert a["p"] == pytest.approx(1 / (1 + n_boot), abs=TOL)
+  assert a["q_bh"] == pytest.approx(2 / (1 + n_boot), abs=TOL)
+  assert rows["b"]["q_bh"] == pytest.approx(2 / (1 + n_boot), abs=TOL)
+  assert rows["c"]["p"] == 1.0 and rows["c"]["q_bh"] == 1.0
+  assert rows["d"]["q_bh"] > 0.05
+  for e in c["evals"]:
+    assert set(e) >= {"name", "family", "tag", "treatment", "control", "delta", "se", "ci_low",
+                      "ci_high", "p", "q_bh", "n"}
+  flat = stats.compare("t_vs_c", "t", "c", [r for v in treat.values() for r in v],
+                       [r for v in ctrl.values() for r in v], evals_meta=META, n_boot=n_boot, seed=0)
+  assert flat["evals"] == c["evals"]
+
+
+def test_align_and_compare_raise_on_mismatched_prompts():
+  t = _recs("a", [1.0, 0.0, 1.0])
+  c = _recs("a", [1.0, 0.0, 1.0], start=1)
+  with pytest.raises(ValueError, match="'a'"):
+    stats.align(t, c)
+  with pytest.raises(ValueError, match="'a'"):
+    stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=10, seed=0)
+  with pytest.raises(ValueError, match="'a'"):
+    stats.align(t + t[:1], t + t[:1])
+  with pytest.raises(ValueError, match="evals differ"):
+    stats.compare("x", "t", "c", {"a": t}, {"b": t}, evals_meta=META, n_boot=10, seed=0)
+  pairs = stats.align(t, t[::-1])
+  assert [(x["id"], y["id"]) for x, y in pairs] == [("p0", "p0"), ("p1", "p1"), ("p2", "p2")]
+
+
+def test_compare_neither_refused_drops_the_right_pairs():
+  labels_t = ["refusal", "non_refusal", "partial", None, "non_refusal"]
+  labels_c = ["non_refusal", "refusal", "non_refusal", None, "non_refusal"]
+  treat = {"a": _recs("a", [0.0, 0.9, 0.8, 0.6, 0.7], labels_t),
+           "b": _recs("b", [0.0, 1.0, 1.0], ["refusal", "non_refusal", "refusal"])}
+  ctrl = {"a": _recs("a", [1.0, 0.0, 0.5, 0.5, 0.4], labels_c),
+          "b": _recs("b", [1.0, 0.0, 0.0], ["non_refusal", "non_refusal", "non_refusal"])}
+  c = stats.compare("x", "t", "c", treat, ctrl, evals_meta=META, n_boot=200, seed=0,
+                    condition="neither_refused")
+  assert c["condition"] == "neither_refused"
+  assert (c["n_evals"], c["n_dropped"], c["dropped"]) == (1, 1, ["b"])
+  (a,) = c["evals"]
+  # kept pairs: p2 (partial / non_refusal), p3 (None / None), p4
+  assert a["n"] == 3
+  assert a["treatment"] == pytest.approx((0.8 + 0.6 + 0.7) / 3, abs=TOL)
+  assert a["control"] == pytest.approx((0.5 + 0.5 + 0.4) / 3, abs=TOL)
+  assert a["delta"] == pytest.approx((0.3 + 0.1 + 0.3) / 3, abs=TOL)
+  unconditioned = stats.compare("x", "t", "c", treat, ctrl, evals_meta=META, n_boot=200, seed=0)
+  assert unconditioned["n_evals"] == 2 and unconditioned["evals"][0]["n"] == 5
+  with pytest.raises(ValueError, match="condition"):
+    stats.compare("x", "t", "c", treat, ctrl, evals_meta=META, n_boot=10, seed=0, condition="x")
+
+
+def test_refusal_rates():
+  meta = {"e1": {"family": "fam1", "tag": "health"}, "e2": {"family": "fam2", "tag": "non_health"},
+          "task": {"family": "capability", "tag": "non_health"}}
+  recs = {"m": {"e1": _recs("e1", [0] * 4, ["refusal", "partial", "non_refusal", "non_refusal"]),
+                "e2": _recs("e2", [0] * 2, ["refusal", "refusal"]),
+                "task": _recs("task", [1.0] * 5)}}
+  r = stats.refusal_rates(recs, meta)["m"]
+  assert set(r) == {"fam1", "fam2", "all"}
+  assert r["fam1"] == {"refusal": 0.25, "partial": 0.25, "non_refusal": 0.5, "n": 4}
+  assert r["fam2"] == {"refusal": 1.0, "partial": 0.0, "non_refusal": 0.0, "n": 2}
+  assert r["all"]["n"] == 6
+  for k, v in (("refusal", 3 / 6), ("partial", 1 / 6), ("non_refusal", 2 / 6)):
+    assert r["all"][k] == pytest.approx(v, abs=TOL)
+
+
+def test_retention():
+  clean, attacked = [1.0, 0.5, 0.5, 0.0], [0.5, 0.5, 0.0, 0.0]
+  r = stats.retention(clean, attacked, n_boot=500, seed=0)
+  assert (r["clean"], r["attacked"], r["retention"], r["n"]) == (0.5, 0.25, 0.5, 4)
+  assert r["degradation"] == pytest.approx(0.25, abs=TOL)
+  b = stats.paired_bootstrap(clean, attacked, n_boot=500, seed=0)
+  assert (r["ci_low"], r["ci_high"], r["p"]) == (b["ci_low"], b["ci_high"], b["p"])
+  assert r["ci_low"] <= 0.25 <= r["ci_high"]
+  assert math.isnan(stats.retention([0.0, 0.0], [0.0, 0.0], n_boot=10)["retention"])
+
+
+def test_degradation_difference():
+  rng = np.random.default_rng(4)
+  n = 40
+  base_clean = rng.uniform(0.3, 0.5, n)
+  base_att = base_clean - 0.25 + rng.normal(0, 0.02, n)
+  trait_clean = rng.uniform(0.4, 0.5, n)
+  trait_att = trait_clean - 0.10 + rng.normal(0, 0.02, n)
+  d = stats.degradation_difference(base_clean, base_att, trait_clean, trait_att, n_boot=2000, seed=0)
+  want = np.mean(base_clean - base_att) - np.mean(trait_clean - trait_att)
+  assert d["diff"] == pytest.approx(want, abs=TOL)
+  assert d["control_degradation"] == pytest.approx(np.mean(base_clean - base_att), abs=TOL)
+  assert d["treatment_degradation"] == pytest.approx(np.mean(trait_clean - trait_att), abs=TOL)
+  ref = _reference_bootstrap(base_clean - base_att, trait_clean - trait_att, 2000, 0)
+  for k in ("se", "ci_low", "ci_high", "p"):
+    assert d[k] == pytest.approx(ref[k], abs=TOL), k
+  assert d["diff"] > 0 and d["ci_low"] > 0 and d["p"] < 0.01
+  # A helpful persona lifting both models by the same amount: no difference.
+  lift = stats.degradation_difference(base_clean, base_clean + 0.05, trait_clean, trait_clean + 0.05,
+                                      n_boot=200, seed=0)
+  assert lift["diff"] == pytest.approx(0.0, abs=TOL)
+  assert lift["control_degradation"] == pytest.approx(-0.05, abs=TOL)
+  with pytest.raises(ValueError):
+    stats.degradation_difference([1.0], [1.0], [1.0, 0.0], [1.0, 0.0], n_boot=10)
+
+
+def test_dose_response():
+  scores = {50: [0.5, 1.0, 0.5, 0.0], 0: [1.0, 1.0, 0.5, 0.5], 25: [1.0, 1.0, 0.5, 0.0]}
+  rows = stats.dose_response(scores, n_boot=300, seed=0)
+  assert [r["dose"] for r in rows] == [0, 25, 50]
+  assert rows[0]["degradation"] == 0 and rows[0]["p"] == 1.0
+  assert [r["mean"] for r in rows] == [0.75, 0.625, 0.5]
+  assert rows[2]["se"] == pytest.approx(stats.mean_se(scores[50])[1], abs=TOL)
+  assert rows[1]["degradation"] == pytest.approx(0.125, abs=TOL)
+  assert rows[2]["degradation"] == pytest.approx(0.25, abs=TOL)
+  b = stats.paired_bootstrap(scores[0], scores[50], n_boot=300, seed=0)
+  assert (rows[2]["ci_low"], rows[2]["ci_high"]) == (b["ci_low"], b["ci_high"])
+  with pytest.raises(ValueError, match="dose 25"):
+    stats.dose_response({0: [1.0, 0.0], 25: [1.0]}, n_boot=10)
