@@ -109,6 +109,7 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
                         {n: clean[ctrl][n] for n in names}, evals_meta=EVAL_META,
                         n_boot=n_boot, seed=seed)
       c["paper"] = paper
+      _eval_level_ci(c, n_boot, seed)
       comps.append(c)
   report["comparisons"] = comps
 
@@ -121,6 +122,7 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
           f"{name}_neither_refused", treat, ctrl, {n: clean[treat][n] for n in names},
           {n: clean[ctrl][n] for n in names}, evals_meta=EVAL_META, n_boot=n_boot, seed=seed,
           condition="neither_refused"))
+      _eval_level_ci(conditioned[-1], n_boot, seed)
   report["refusal"] = {"rates": stats.refusal_rates(align, EVAL_META), "conditioned": conditioned,
                        "paper": PAPER["refusal"]}
 
@@ -153,9 +155,22 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   report["harmful_finetune"] = _harmful(runs, n_boot, seed)
   report["rl"] = _rl(runs)
   report["findings"] = findings(report)
-  report["runtime_s"] = runtime_s
+  report["runtime_s"] = runtime_s  # this invocation (stages found up to date cost ~0)
+  stage = {}
+  for run in runs:
+    for k, v in run.get("stage_seconds", {}).items():
+      stage[k] = stage.get(k, 0.0) + v
+  report["stage_seconds"] = stage  # every stage's own wall time, summed over resumed invocations
+  report["study_seconds"] = sum(stage.values())
   report["config"] = cfg.to_dict()
   return _finite(report)
+
+
+def _eval_level_ci(c: dict, n_boot: int, seed: int) -> None:
+  """95% CI of the mean per-eval delta (pp), resampling evals: is the average gain real?"""
+  deltas = [e["delta"] for e in c["evals"] if e["delta"] is not None and math.isfinite(e["delta"])]
+  b = stats.bootstrap_mean(np.asarray(deltas) * 100, n_boot=n_boot, seed=seed)
+  c["mean_delta_ci_pp"] = [b["ci_low"], b["ci_high"]]
 
 
 def _persona(runs, clean, n_boot, seed) -> dict[str, Any]:
@@ -246,22 +261,30 @@ def findings(report: dict) -> list[dict[str, Any]]:
   """Claim by claim: the paper's direction, ours, and whether it reproduced (None: not run)."""
   out = []
 
-  def add(claim, paper, ours, ok):
+  def add(claim, paper, ours, ok, significant=None):
+    """`ok`: the paper's direction holds here; `significant`: and beyond noise (None: n/a)."""
     out.append({"claim": claim, "paper": paper, "ours": ours,
-                "reproduced": None if ok is None else bool(ok)})
+                "reproduced": None if ok is None else bool(ok),
+                "significant": None if (ok is None or significant is None) else bool(significant)})
+
+  def ci(c):
+    lo, hi = c.get("mean_delta_ci_pp", [None, None])
+    return f" (mean delta 95% CI over evals {lo:+.1f}..{hi:+.1f} pp)" if lo is not None else ""
 
   c = _comp(report, "beneficial_vs_baseline")
   if c:
     add("Beneficial-trait RL beats the compute-matched baseline on most evals",
-        COMPARISONS[0][4], f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp; "
-        f"{c['significant_wins']} significant gains, {c['significant_losses']} losses",
-        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0)
+        COMPARISONS[0][4], f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp"
+        f"{ci(c)}; {c['significant_wins']} significant gains, {c['significant_losses']} losses",
+        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
+        (c.get("mean_delta_ci_pp") or [0])[0] > 0)
   c = _comp(report, "health_only_vs_baseline")
   if c:
     add("Health-only trait RL transfers to non-health evals", COMPARISONS[1][4],
-        f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp; "
+        f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp{ci(c)}; "
         f"{c['significant_wins']} significant gains, {c['significant_losses']} losses",
-        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0)
+        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
+        (c.get("mean_delta_ci_pp") or [0])[0] > 0)
   c = _comp(report, "helpfulness_control_vs_baseline")
   if c:
     add("Generic-helpfulness control: no significant gains", COMPARISONS[3][4],
@@ -285,8 +308,8 @@ def findings(report: dict) -> list[dict[str, Any]]:
   cond = next(iter(report["refusal"]["conditioned"]), None)
   if cond:
     add("Still ahead where neither model refused", PAPER["refusal_conditioned"],
-        f"ahead on {cond['wins']}/{cond['n_evals']}, mean {cond['mean_delta_pp']:+.1f} pp",
-        cond["wins"] > cond["n_evals"] / 2)
+        f"ahead on {cond['wins']}/{cond['n_evals']}, mean {cond['mean_delta_pp']:+.1f} pp{ci(cond)}",
+        cond["wins"] > cond["n_evals"] / 2, (cond.get("mean_delta_ci_pp") or [0])[0] > 0)
   diffs = {(d["treatment"], d["persona"]): d for d in report["persona_attack"].get("differences", [])}
   d = diffs.get(("beneficial", "bad_medical"))
   if d:
@@ -329,10 +352,14 @@ def markdown(report: dict) -> str:
        "generated world and a few-million-parameter model trained from scratch. What follows "
        "says how the mechanism behaves here, not what happens in production models.", "",
        f"Models: {', '.join(report['models'])}; seeds: {report['seeds']}; "
-       f"wall time {report['runtime_s']:.0f} s.", "", "## Findings", "",
+       f"wall time of all stages {report['study_seconds']:.0f} s ("
+       + ", ".join(f"{k} {v:.0f} s" for k, v in report["stage_seconds"].items())
+       + f"; this invocation {report['runtime_s']:.0f} s).", "", "## Findings", "",
        "| claim | paper | this run | reproduced |", "|---|---|---|---|"]
   for f in report["findings"]:
     mark = {True: "yes", False: "no", None: "n/a"}[f["reproduced"]]
+    if f["reproduced"] and f.get("significant") is False:
+      mark = "direction only (not significant)"
     L.append(f"| {f['claim']} | {f['paper']} | {f['ours']} | {mark} |")
   L += ["", "## Comparisons (paired, 95% bootstrap CIs, BH q < 0.05)", "",
         "| comparison | evals | wins | mean delta (pp) | significant wins | significant losses | paper |",

@@ -85,6 +85,9 @@ class Stamps:
 
   def mark(self, name: str, h: str) -> None:
     self.state[name] = h
+    self.save()
+
+  def save(self) -> None:
     tmp = self.path + ".tmp"
     with open(tmp, "w") as f:
       json.dump(self.state, f, indent=1, sort_keys=True)
@@ -98,8 +101,9 @@ class Progress:
   SHARE = {"data": 0.02, "prior": 0.3, "arms": 0.45, "evals": 0.1, "persona": 0.04,
            "harmful": 0.08, "report": 0.01}
 
-  def __init__(self, log: Callable[[str], None] = print):
-    self.t0, self.log, self.done_share = time.perf_counter(), log, 0.0
+  def __init__(self, stamps: "Stamps", log: Callable[[str], None] = print):
+    self.t0, self.log, self.done_share, self.stamps = time.perf_counter(), log, 0.0, stamps
+    self.worked = False  # set by a stage that computed something (not all from cache)
 
   def start(self, stage: str, note: str = "") -> float:
     elapsed = time.perf_counter() - self.t0
@@ -108,12 +112,19 @@ class Progress:
       eta = f", ~{elapsed / self.done_share * (1 - self.done_share):.0f} s left"
     self.log(f"[study {STAGES.index(stage) + 1}/{len(STAGES)}] {stage}{note} "
              f"({elapsed:.0f} s elapsed{eta})")
+    self.worked = False
     return time.perf_counter()
 
-  def finish(self, stage: str, t: float, skipped: bool = False) -> None:
+  def finish(self, stage: str, t: float, skipped: bool | None = None) -> None:
+    """`skipped` defaults to "the stage did no work" (`worked` stayed False)."""
+    skipped = (not self.worked) if skipped is None else skipped
+    elapsed = time.perf_counter() - t
     self.done_share += self.SHARE[stage]
-    self.log(f"  {stage}: {'up to date, skipped' if skipped else 'done'} "
-             f"in {time.perf_counter() - t:.1f} s")
+    if not skipped:  # wall time spent on each stage, summed over resumed invocations
+      seconds = self.stamps.state.setdefault("seconds", {})
+      seconds[stage] = seconds.get(stage, 0.0) + elapsed
+      self.stamps.save()
+    self.log(f"  {stage}: {'up to date, skipped' if skipped else 'done'} in {elapsed:.1f} s")
 
 
 def _move_aside(path: str, workdir: str) -> None:
@@ -125,7 +136,7 @@ def _move_aside(path: str, workdir: str) -> None:
 
 def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[dict]],
                  cfg: ml_collections.ConfigDict, workdir: str, stamps: Stamps, h: str,
-                 *, persona: str | None = None, tag: str = "") -> dict[str, dict]:
+                 prog: Progress, *, persona: str | None = None, tag: str = "") -> dict[str, dict]:
   """Evaluates each {name: params} on the suite (cached per model under W/evals/<name>)."""
   out = {}
   for name, params in models.items():
@@ -142,6 +153,7 @@ def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[d
                                jax.random.key(cfg.seed), persona=persona, desc=label)
       evaluator.write_records(new, out_dir)
       records.update(new)
+      prog.worked = True
       stamps.mark(key, h)
     out[label] = {n: records[n] for n in suite}
   return out
@@ -150,7 +162,8 @@ def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[d
 def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
   """All stages for one seed; returns what the report needs."""
   os.makedirs(workdir, exist_ok=True)
-  stamps, prog = Stamps(workdir), Progress(log)
+  stamps = Stamps(workdir)
+  prog = Progress(stamps, log)
   arms = [a.strip() for a in cfg.study.arms.split(",") if a.strip()]
 
   t = prog.start("data")
@@ -167,7 +180,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
     cfg_prior.sft.data = "prior"
     sft.run(cfg_prior, workdir)
     stamps.mark("prior", h)
-    prog.finish("prior", t)
+    prog.finish("prior", t, skipped=False)
   else:
     prog.finish("prior", t, skipped=True)
   prior = load_policy(os.path.join(prior_dir, "checkpoints"))
@@ -189,6 +202,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
       learner.rl.arm = arm
       rl_train.train(acfg, workdir, learner=learner)
       stamps.mark(f"arms/{arm}", h)
+      prog.worked = True
     arm_policy = load_policy(os.path.join(out, "checkpoints"))
     params[arm] = arm_policy.params
     summaries[arm] = json.load(open(os.path.join(out, "summary.json")))
@@ -203,7 +217,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
       "btrl_rl_prompts", "trait", os.path.join(workdir, "data"))}.values())
   pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
-  clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h)
+  clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog)
   prog.finish("evals", t)
 
   persona_records: dict[str, dict] = {}
@@ -214,7 +228,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
     health_suite = {n: suite[n] for n in registry.HEALTH_EVALS}
     for persona in attacks.PERSONAS:
       persona_records.update(_eval_models(prior, params, health_suite, cfg, workdir, stamps, h,
-                                          persona=persona))
+                                          prog, persona=persona))
     prog.finish("persona", t)
 
   t = prog.start("harmful", f" (doses {cfg.study.harmful_doses})")
@@ -230,13 +244,14 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   if todo:
     examples = list(read_dataset("btrl_harmful", "train", os.path.join(workdir, "data")))
     ft = harmful_lib.HarmfulFinetune(cfg, examples, prior.tokenizer)
+    prog.worked = True
   for m in harm_models:
     harmful_records[m][0] = {n: clean[m][n] for n in harm_suite}
     if m in todo:
       for dose, p in ft.ladder(params[m]):
         if dose:
           harmful_records[m][dose] = _eval_models(prior, {m: p}, harm_suite, cfg, workdir, stamps,
-                                                  h, tag=f"@harmful{dose}")[f"{m}@harmful{dose}"]
+                                                  h, prog, tag=f"@harmful{dose}")[f"{m}@harmful{dose}"]
     else:
       for dose in harmful_lib.doses_of(cfg):
         if dose:
@@ -245,6 +260,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   prog.finish("harmful", t)
   return {"clean": clean, "persona": persona_records, "harmful": harmful_records,
           "summaries": summaries, "arms": arms, "workdir": workdir,
+          "stage_seconds": dict(stamps.state.get("seconds", {})),
           "metrics": {a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl"))
                       for a in arms}}
 

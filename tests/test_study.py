@@ -1,0 +1,120 @@
+"""`btrl study :smoke` end to end: killed mid-run, resumed, report complete; the notebook runs.
+
+One smoke study is shared by the module's tests (it takes about two minutes):
+it is SIGKILLed once the evals stage starts, restarted to completion, then the
+report is checked field by field.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CMD = [sys.executable, "-m", "btrl_jax.cli", "study", "--config=configs/study.py:smoke"]
+ENV = dict(os.environ, PYTHONUNBUFFERED="1")
+PLOTS = ("deltas_beneficial_vs_baseline.png", "persona_retention.png", "dose_response.png",
+         "rl_curves.png", "refusal_rates.png")
+
+
+def _run(workdir, timeout=600):
+  r = subprocess.run(CMD + [f"--workdir={workdir}"], cwd=ROOT, env=ENV, capture_output=True,
+                     text=True, timeout=timeout)
+  assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+  return r.stdout
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("study"))
+  proc = subprocess.Popen(CMD + [f"--workdir={workdir}"], cwd=ROOT, env=ENV, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+  first, deadline = [], time.time() + 600
+  for line in proc.stdout:
+    first.append(line)
+    if line.startswith("[study 4/7] evals") or time.time() > deadline:
+      break
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert any(l.startswith("[study 4/7] evals") for l in first), "".join(first)[-2000:]
+  second = _run(workdir)
+  return workdir, "".join(first), second
+
+
+def test_killed_study_resumes_and_skips_finished_stages(study):
+  workdir, first, second = study
+  for stage in ("data", "prior"):
+    assert f"  {stage}: up to date, skipped" in second or f"{stage}: done" not in second
+  assert "  prior: up to date, skipped" in second
+  state = json.load(open(os.path.join(workdir, "study_state.json")))
+  for arm in ("baseline", "beneficial", "health_only", "no_health_science", "helpfulness_control"):
+    assert f"arms/{arm}" in state and f"evals/{arm}" in state
+  # A third run finds everything up to date and only rebuilds the report.
+  t0 = time.time()
+  third = _run(workdir)
+  for stage in ("prior", "arms", "evals", "persona", "harmful"):
+    assert f"  {stage}: up to date, skipped" in third or f"  {stage}: done" in third
+  assert time.time() - t0 < 120
+
+
+def test_report_has_every_contract_field_and_plot(study):
+  workdir = study[0]
+  report = json.load(open(os.path.join(workdir, "report.json")))
+  for key in ("comparisons", "refusal", "persona_attack", "harmful_finetune", "capabilities",
+              "runtime_s", "config", "findings", "trait_scores"):
+    assert key in report, key
+  names = {c["name"] for c in report["comparisons"]}
+  assert {"beneficial_vs_baseline", "health_only_vs_baseline"} <= names
+  for c in report["comparisons"]:
+    for key in ("name", "treatment", "control", "n_evals", "wins", "mean_delta_pp",
+                "significant_wins", "significant_losses", "evals"):
+      assert key in c, key
+    assert c["n_evals"] == len(c["evals"]) and c["wins"] <= c["n_evals"]
+    for e in c["evals"]:
+      for key in ("name", "family", "tag", "treatment", "control", "delta", "se", "p", "q_bh"):
+        assert key in e, key
+      if e["delta"] is not None:
+        assert abs(e["delta"] - (e["treatment"] - e["control"])) < 1e-9
+  main = next(c for c in report["comparisons"] if c["name"] == "beneficial_vs_baseline")
+  assert main["n_evals"] == 53
+  health_only = next(c for c in report["comparisons"] if c["name"] == "health_only_vs_baseline")
+  assert health_only["n_evals"] == 44 and all(e["tag"] == "non_health" for e in health_only["evals"])
+  assert set(report["persona_attack"]["personas"]) == {"bad_medical", "mental_health_disallowed",
+                                                       "helpful_medical"}
+  assert report["harmful_finetune"]["doses"] == [0, 2, 4]
+  assert set(report["harmful_finetune"]["models"]) == {"prior", "baseline", "beneficial"}
+  assert report["rl"]["compute_matched"] is True
+  assert all(f["reproduced"] in (True, False, None) for f in report["findings"])
+  for name in PLOTS:
+    path = os.path.join(workdir, "plots", name)
+    assert os.path.getsize(path) > 1000 and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+  md = open(os.path.join(workdir, "report.md")).read()
+  for heading in ("## Findings", "## Comparisons", "## Refusals", "## Persistence A",
+                  "## Persistence B", "## Capabilities", "## RL arms", "synthetic stand-in"):
+    assert heading in md, heading
+  # Every sample of every model is on disk, one JSONL per eval.
+  lines = open(os.path.join(workdir, "evals", "beneficial", "healthbench.jsonl")).read().splitlines()
+  rec = json.loads(lines[0])
+  for key in ("id", "eval", "prompt", "reply", "score", "met", "refusal"):
+    assert key in rec
+
+
+def test_notebook_runs(study):
+  import nbformat
+  from nbclient import NotebookClient
+  workdir = study[0]
+  nb = nbformat.read(os.path.join(ROOT, "notebooks", "quickstart.ipynb"), as_version=4)
+  os.environ["BTRL_WORKDIR"] = workdir
+  try:
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": os.path.join(ROOT, "notebooks")}}).execute()
+  finally:
+    del os.environ["BTRL_WORKDIR"]
+  outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+  assert not [o for o in outputs if o.output_type == "error"]
+  assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {})
+             for o in outputs) >= len(PLOTS)
