@@ -118,3 +118,23 @@ def test_notebook_runs(study):
   assert not [o for o in outputs if o.output_type == "error"]
   assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {})
              for o in outputs) >= len(PLOTS)
+
+
+def test_btrl_eval_one_checkpoint_and_watch_a_run(study):
+  workdir = study[0]
+  run = os.path.join(workdir, "arms", "beneficial")
+  out = os.path.join(workdir, "one.jsonl")
+  base = [sys.executable, "-m", "btrl_jax.cli", "eval", f"--checkpoint={run}/checkpoints"]
+  r = subprocess.run(base + ["--evals=healthbench,impossible_tasks", f"--out={out}"], cwd=ROOT,
+                     env=ENV, capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  recs = [json.loads(l) for l in open(out)]
+  assert {x["eval"] for x in recs} == {"healthbench", "impossible_tasks"}
+  assert all(0.0 <= x["score"] <= 1.0 for x in recs) and len(recs) == 2 * 6  # smoke: 6 per eval
+  # The sidecar: every checkpoint of the (finished) run, then it stops by itself.
+  r = subprocess.run(base + ["--evals=healthbench", "--watch", "--poll_s=0.1"], cwd=ROOT, env=ENV,
+                     capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  steps = sorted(int(d.split("_")[1]) for d in os.listdir(os.path.join(run, "evals")))
+  assert steps and steps[-1] == 3
+  assert [l for l in r.stdout.splitlines() if l.startswith(f"step {steps[-1]} healthbench")]
