@@ -73,7 +73,11 @@ def bench_sample(repeats: int = 5) -> dict:
 
 
 def bench_grpo(repeats: int = 5) -> dict:
-  """Seconds per GRPO step on W1: rollout + reference log-probs + one AdamW update (64 rows)."""
+  """Seconds per GRPO step on W1: rollout + reference log-probs + one AdamW update (64 rows).
+
+  The learner's reference forward and update run each prompt once per group of 8 samples
+  (`Transformer.shared_prompt_hidden`), as in `btrl train`.
+  """
   import jax.numpy as jnp
   from btrl_jax.policy import Policy
   from btrl_jax.rl.learner import Learner, Rollout
@@ -129,6 +133,8 @@ def bench_grpo(repeats: int = 5) -> dict:
           "devices": jax.device_count(), "step_s": round(med["total"], 4),
           "rollout_s": round(med["rollout"], 4), "reference_s": round(med["reference"], 4),
           "update_s": round(med["update"], 4), "compile_s": round(first - med["total"], 3),
+          # One program each for rollout, reference and update: steps never recompile.
+          "traces": learner.sampler.trace_count + learner.trace_count,
           "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 

@@ -162,6 +162,40 @@ def test_shared_prefix_cache_matches_full_forward(variant):
   np.testing.assert_allclose(np.concatenate(steps, 1), full[:, :n_prompt + n_new - 1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_shared_prompt_hidden_matches_full_forward(variant):
+  """Two left-padded prompts run once, each continued by 3 rows with padding after an end:
+  the same states, and the same gradients, as the full forward of the repeated rows."""
+  cfg, model = _tiny(**VARIANTS[variant])
+  n_prompt, n_new, group = 6, 5, 3
+  rng = np.random.default_rng(5)
+  prompts = rng.integers(1, cfg.vocab_size, size=(2, n_prompt))
+  prompt_valid = np.arange(n_prompt)[None] >= np.array([[2], [0]])  # prompt 0 left-padded by 2
+  new = rng.integers(1, cfg.vocab_size, size=(2 * group, n_new))
+  new_valid = np.arange(n_new)[None] < np.array([[5], [3], [1], [5], [4], [2]])
+  tokens = jnp.asarray(np.concatenate([np.repeat(prompts, group, axis=0), new], axis=1))
+  valid = jnp.asarray(np.concatenate([np.repeat(prompt_valid, group, axis=0), new_valid], axis=1))
+  weights = jnp.asarray(rng.normal(size=(2 * group, n_prompt + n_new, cfg.vocab_size))) * valid[..., None]
+  graphdef, params = nnx.split(model)
+
+  def full(params):
+    m = nnx.merge(graphdef, params)
+    return m.logits(m.hidden(tokens, positions_from_valid(valid), causal_mask(valid))[0])
+
+  def shared(params):
+    m = nnx.merge(graphdef, params)
+    hp, hc = m.shared_prompt_hidden(jnp.asarray(prompts), jnp.asarray(prompt_valid), jnp.asarray(new),
+                                    jnp.asarray(new_valid))
+    return jnp.concatenate([jnp.repeat(m.logits(hp), group, axis=0), m.logits(hc)], axis=1)
+
+  # Padding positions' states are never read (their keys are masked): compare valid ones.
+  np.testing.assert_allclose(jax.jit(shared)(params) * valid[..., None],
+                             jax.jit(full)(params) * valid[..., None], rtol=1e-5, atol=1e-5)
+  grads = [jax.jit(jax.grad(lambda p, f=f: jnp.sum(f(p) * weights)))(params) for f in (shared, full)]
+  for g_shared, g_full in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1])):
+    np.testing.assert_allclose(g_shared, g_full, rtol=1e-4, atol=1e-4 * float(jnp.abs(g_full).max()))
+
+
 def test_causal_mask_future_tokens_do_not_leak():
   cfg, model = _tiny()
   a = jnp.asarray(np.random.default_rng(2).integers(0, cfg.vocab_size, size=(1, 10)))

@@ -1,8 +1,11 @@
 """RL learner: it learns a simple reward, never moves the reference, and shapes batches right."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
@@ -76,9 +79,13 @@ def test_rollout_shapes_and_old_logprobs_match_a_full_forward(tok, prompts, grou
   n, b = cfg.rl.max_new_tokens, prompts * group
   assert ro.tokens.shape == (b, ro.prompt_len + n) and ro.rewards.shape == (prompts, group)
   assert ro.mask.shape == (b, n) and (ro.mask.sum(1) >= 1).all()
-  logp, _ = completion_logprobs(nnx.merge(prior.graphdef, prior.params), jnp.asarray(ro.tokens),
-                                jnp.asarray(ro.valid), ro.prompt_len, n)
+  model, args = nnx.merge(prior.graphdef, prior.params), (jnp.asarray(ro.tokens), jnp.asarray(ro.valid))
+  logp, entropy = completion_logprobs(model, *args, ro.prompt_len, n)
   np.testing.assert_allclose(np.asarray(logp) * ro.mask, ro.old_logp * ro.mask, atol=1e-5)
+  # The learner's forward runs each prompt once per group (a shared prefix): the same numbers.
+  shared_logp, shared_entropy = completion_logprobs(model, *args, ro.prompt_len, n, group=group)
+  np.testing.assert_allclose(np.asarray(shared_logp) * ro.mask, ro.old_logp * ro.mask, atol=1e-5)
+  np.testing.assert_allclose(shared_entropy * ro.mask, entropy * ro.mask, atol=1e-5)
   for i, reply in enumerate(ro.replies):  # rewards are the reward function of the decoded replies
     assert ro.rewards.reshape(-1)[i] == pytest.approx(_vowel_share(None, reply))
 
@@ -94,3 +101,38 @@ def test_non_finite_update_is_skipped(tok):
   params, opt_state, _, bad = learner.train_on(params, opt_state, ro, 0)
   assert bad == 1
   jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, params), before)
+
+
+@pytest.mark.parametrize("minibatches", [1, 6, 4])  # 12 rows in groups of 4: sizes 12, 2, 3
+def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(tok, minibatches):
+  """Whole groups, half groups and runs of rows from different prompts (no sharing) all train
+  without recompiling; a minibatch's shared-prompt update has the plain forward's loss, metrics
+  and gradient."""
+  cfg = _cfg(prompts_per_step=3, group_size=4, minibatches=minibatches, kl_coef=0.04)
+  prior = _prior(cfg, tok)
+  learner = Learner(cfg, prior, reward_fn=_vowel_share)
+  params = jax.tree.map(jnp.copy, prior.params)
+  opt_state = learner.init_opt(params)
+  for step in range(2):
+    ro = learner.rollout(params, _prompts(3, step, words=4 + step), jax.random.key(step))
+    params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro, step)
+    assert bad == 0 and np.isfinite(metrics["loss"])
+  assert learner.trace_count == 2  # one reference and one update program, whatever the prompts
+
+  size, n = 12 // minibatches, cfg.rl.max_new_tokens
+  rows = slice(12 - size, 12)  # the last minibatch
+  mb = {"tokens": ro.tokens[rows], "valid": ro.valid[rows], "mask": ro.mask[rows],
+        "old_logp": ro.old_logp[rows], "ref_logp": ro.old_logp[rows] - 0.1,
+        "advantages": np.linspace(-1.0, 1.0, size, dtype=np.float32)}
+  mb = {k: jnp.asarray(v) for k, v in mb.items()}
+  learner = Learner(cfg, prior, reward_fn=_vowel_share)
+  learner.tx = optax.sgd(1.0)  # the update then subtracts the gradient itself: compare those
+  (shared, shared_m), (plain, plain_m) = (
+      learner._update(jax.tree.map(jnp.copy, params), learner.tx.init(params), mb, 2, ro.prompt_len,
+                      n, group)[::2] for group in (math.gcd(size, 4), 1))
+  for key in ("loss", "pg_loss", "kl", "entropy", "grad_norm"):
+    np.testing.assert_allclose(shared_m[key], plain_m[key], rtol=1e-5, atol=1e-6, err_msg=key)
+  for a, b, p in zip(*(jax.tree.leaves(x) for x in (shared, plain, params))):
+    grad = np.asarray(p) - np.asarray(b)
+    np.testing.assert_allclose(np.asarray(p) - np.asarray(a), grad, rtol=1e-4,
+                               atol=1e-4 * np.abs(grad).max())

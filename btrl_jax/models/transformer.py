@@ -80,10 +80,20 @@ def rope(x: Array, sin: Array, cos: Array) -> Array:
   return (xf * cos + swapped * sin).astype(x.dtype)
 
 
+def _dense(x: Array, w: Array) -> Array:
+  """x: [..., E] @ w: [E, F] -> [..., F], as one 2-D matmul.
+
+  Flattening matters for the backward: with a 3-D x, XLA:CPU computes the weight gradient
+  from a transposed copy of the output gradient (32 MB for the W1 lm head, ~0.15 s),
+  with 2-D operands it contracts them in place.
+  """
+  return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
+
+
 def _project(x: Array, w: Array) -> Array:
   """x: [B, T, E] @ w: [E, H, D] -> [B, T, H, D], as one 2-D matmul (XLA:CPU runs it faster)."""
   e, h, d = w.shape
-  return (x @ w.reshape(e, h * d)).reshape(*x.shape[:-1], h, d)
+  return _dense(x, w.reshape(e, h * d)).reshape(*x.shape[:-1], h, d)
 
 
 def _fold_group(x: Array, p: int) -> Array:
@@ -144,7 +154,7 @@ class Attention(nnx.Module):
     e, kvh, g2, d = self.qkv.shape
     g = g2 - 2
     b, t, _ = x.shape
-    qkv = (x.reshape(b * t, e) @ self.qkv[...].astype(dt).reshape(e, -1)).reshape(b, t, kvh, g2, d)
+    qkv = _dense(x, self.qkv[...].astype(dt).reshape(e, -1)).reshape(b, t, kvh, g2, d)
     if cfg.qkv_bias:
       qkv = qkv + self.qkv_bias[...].astype(dt)
     q, k, v = qkv[:, :, :, :g], qkv[:, :, :, g:g + 1], qkv[:, :, :, g + 1]  # [B,T,K,G|1,D], [B,T,K,D]
@@ -162,22 +172,30 @@ class Attention(nnx.Module):
       v = jax.lax.dynamic_update_slice(cache["v"], v.astype(cache["v"].dtype), (0, 0, own, 0))
       cache = {**cache, "k": k, "v": v}
     q = q.transpose(0, 2, 3, 1, 4)  # [B, K, G, T, D]
-    scores = jnp.einsum("bkgtd,bkds->bkgts", q, k.astype(dt))
-    if prefix is not None:
-      scores = jnp.concatenate([_prefix_scores(q, prefix[0].astype(dt)), scores], axis=-1)
-    scores = scores.astype(jnp.float32) * d**-0.5
-    scores = softcap(scores, cfg.attn_logit_softcap)
-    scores = jnp.where(mask[:, None, None], scores, _NEG_INF)
-    probs = jax.nn.softmax(scores, axis=-1).astype(dt)
+
+    def masked_scores(scores, mask):
+      scores = softcap(scores.astype(jnp.float32) * d**-0.5, cfg.attn_logit_softcap)
+      return jnp.where(mask[:, None, None], scores, _NEG_INF)
+
+    own_mask = mask[..., mask.shape[-1] - k.shape[-1]:]  # the row's own slots come last
+    scores = masked_scores(jnp.einsum("bkgtd,bkds->bkgts", q, k.astype(dt)), own_mask)
     if prefix is None:
+      probs = jax.nn.softmax(scores, axis=-1).astype(dt)
       out = jnp.einsum("bkgts,bksd->bkgtd", probs, v.astype(dt))  # a natural matmul; transpose after
     else:
-      lp = prefix[0].shape[-1]
-      out = (_prefix_values(probs[..., :lp], prefix[1].astype(dt))
-             + jnp.einsum("bkgts,bksd->bkgtd", probs[..., lp:], v.astype(dt)))
+      # One softmax over the prefix's slots and the row's own, kept as two blocks (no
+      # concatenated [.., Lp + S] scores to build, slice and differentiate) and normalised
+      # after the values: [.., D] is narrower than [.., Lp + S].
+      pre = masked_scores(_prefix_scores(q, prefix[0].astype(dt)), mask[..., :prefix[0].shape[-1]])
+      top = jax.lax.stop_gradient(jnp.maximum(pre.max(-1, keepdims=True, initial=_NEG_INF),
+                                              scores.max(-1, keepdims=True, initial=_NEG_INF)))
+      pre, scores = jnp.exp(pre - top), jnp.exp(scores - top)
+      norm = pre.sum(-1, keepdims=True) + scores.sum(-1, keepdims=True)
+      out = (_prefix_values(pre.astype(dt), prefix[1].astype(dt))
+             + jnp.einsum("bkgts,bksd->bkgtd", scores.astype(dt), v.astype(dt))) / norm.astype(dt)
     out = out.transpose(0, 3, 1, 2, 4).reshape(b, t, kvh * g * d)
     o = self.o[...].astype(dt)
-    return out @ o.reshape(kvh * g * d, -1), cache
+    return _dense(out, o.reshape(kvh * g * d, -1)), cache
 
 
 class MLP(nnx.Module):
@@ -196,7 +214,7 @@ class MLP(nnx.Module):
   def __call__(self, x: Array) -> Array:
     dt = x.dtype
     gate, up = jnp.unstack(_project(x, self.gate_up[...].astype(dt)), axis=-2)
-    return (self.act(gate) * up) @ self.down[...].astype(dt)
+    return _dense(self.act(gate) * up, self.down[...].astype(dt))
 
 
 class Block(nnx.Module):
@@ -260,10 +278,36 @@ class Transformer(nnx.Module):
         new_cache.append(layer_cache)
     return self.final_norm(x), new_cache
 
+  def shared_prompt_hidden(self, prompt: Array, prompt_valid: Array, tokens: Array,
+                           valid: Array) -> tuple[Array, Array]:
+    """Hidden states of rows that continue shared prompts, each prompt run once.
+
+    prompt, prompt_valid: [P, Lp] (padding anywhere, e.g. left); tokens, valid: [B, T]
+    continuations, B = P * R, rows p*R .. p*R+R-1 continuing prompt p. Returns
+    ([P, Lp, E] prompt states, [B, T, E] continuation states), equal to `hidden` of the
+    [B, Lp + T] rows with each prompt repeated R times (causal mask hiding padding keys,
+    positions skipping padding), at the cost of P prompt rows instead of B: the prompt's
+    keys and values are the shared prefix of every row's cache (`init_cache(prefix=...)`),
+    and under `grad` the group's gradients reach them through that prefix. RL groups
+    (R samples per prompt) are what this is for.
+    """
+    p, lp = prompt.shape
+    b, t = tokens.shape
+    hp, prefix = self.hidden(prompt, positions_from_valid(prompt_valid), causal_mask(prompt_valid),
+                             self.init_cache(p, lp), jnp.int32(0))
+    rows = lambda x: jnp.repeat(x, b // p, axis=0)
+    # What `positions_from_valid` gives these columns of the concatenated rows.
+    n_prompt = rows(jnp.sum(prompt_valid, axis=1, dtype=jnp.int32))[:, None]
+    positions = jnp.maximum(n_prompt + jnp.cumsum(valid, axis=1, dtype=jnp.int32) - 1, 0)
+    mask = jnp.concatenate([jnp.broadcast_to(rows(prompt_valid)[:, None], (b, t, lp)),
+                            causal_mask(valid)], axis=-1)  # [B, T, Lp + T]
+    hc, _ = self.hidden(tokens, positions, mask, self.init_cache(b, t, prefix=prefix), jnp.int32(lp))
+    return hp, hc
+
   def logits(self, h: Array) -> Array:
     """h: [..., E] -> logits [..., V] float32 (upcast so log-softmax is stable in bf16 runs)."""
     w = self.embed[...].T if self.cfg.tie_embeddings else self.lm_head[...]
-    logits = (h @ w.astype(h.dtype)).astype(jnp.float32)
+    logits = _dense(h, w.astype(h.dtype)).astype(jnp.float32)
     return softcap(logits, self.cfg.final_logit_softcap)
 
   def __call__(self, tokens: Array, positions: Array | None = None, mask: Array | None = None) -> Array:
