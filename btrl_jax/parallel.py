@@ -1,21 +1,27 @@
-"""Device mesh and the one table that maps logical axis names to mesh axes.
+"""Device mesh, multi-host start-up and the one table that maps logical axis names to mesh axes.
 
 Model code names axes logically (`vocab`, `embed`, `heads`, `kv_heads`,
 `head_dim`, `mlp`, `norm`); only this module knows the mesh axes (`data`,
-`fsdp`, `tensor`). Parameters are sharded FSDP-style over `fsdp` along their
-embedding axis and Megatron-style over `tensor` along heads / MLP / vocab;
-batches are split over `data` x `fsdp` (MaxText's logical_axis_rules idea).
+`fsdp`, `tensor`). Parameters, and the optimizer moments that mirror them, are
+sharded FSDP-style over `fsdp` along their embedding axis and Megatron-style over
+`tensor` along heads / kv heads / MLP / vocab; batches (and the KV cache's rows)
+are split over `data` x `fsdp` (MaxText's logical_axis_rules idea). A dimension
+the mesh axes do not divide stays replicated rather than padded, so e.g. a
+one-kv-head (MQA) model gets no tensor sharding of its q/k/v projection.
+
+`check_mesh` validates `config.mesh` against a device count without touching a
+device, so the CLI can reject a bad mesh (exit 2) before anything compiles.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import os
+from typing import Any, Mapping, Sequence
 
 import jax
-import ml_collections
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec as P
 
 from btrl_jax.config import ConfigError
 
@@ -31,34 +37,101 @@ LOGICAL_RULES: dict[str, str | tuple[str, ...] | None] = {
     "head_dim": None,
     "mlp": "tensor",
     "norm": None,
+    "cache_len": None,
 }
 
+# The KV cache (`Transformer.init_cache`) is a plain pytree without metadata; its logical axes.
+KV_CACHE_AXES: dict[str, tuple[str, ...]] = {
+    "k": ("batch", "kv_heads", "head_dim", "cache_len"),         # [B, K, D, S]
+    "v": ("batch", "kv_heads", "cache_len", "head_dim"),         # [B, K, S, D]
+    "prefix_k": ("batch", "kv_heads", "head_dim", "cache_len"),  # [P, K, D, Lp]
+    "prefix_v": ("batch", "kv_heads", "cache_len", "head_dim"),  # [P, K, Lp, D]
+}
 
-def mesh_shape(mesh_cfg: ml_collections.ConfigDict, n_devices: int) -> tuple[int, int, int]:
-  """Resolves -1 (all remaining devices) and checks the product equals the device count."""
-  sizes = [mesh_cfg[a] for a in MESH_AXES]
-  fixed = math.prod(s for s in sizes if s != -1)
+AnyMesh = Mesh | AbstractMesh
+
+
+def _sizes(mesh_cfg: Mapping[str, int] | Sequence[int]) -> list[int]:
+  if isinstance(mesh_cfg, Sequence):
+    if len(mesh_cfg) != len(MESH_AXES):
+      raise ConfigError(f"mesh {tuple(mesh_cfg)}: expected (data, fsdp, tensor)")
+    return [int(s) for s in mesh_cfg]
+  return [int(mesh_cfg[a]) for a in MESH_AXES]
+
+
+def check_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], n_devices: int) -> tuple[int, int, int]:
+  """Validates a (data, fsdp, tensor) mesh against `n_devices`; returns it with -1 resolved.
+
+  `mesh_cfg` is `config.mesh` (or a mapping / 3-sequence with the same values). At
+  most one axis may be -1 ("all remaining devices"). Touches no device and compiles
+  nothing, so config validation and the CLI can call it first; it raises
+  `ConfigError` (a ValueError; the CLI exits 2) with the numbers in the message, e.g.
+  "mesh data=2 x fsdp=3 x tensor=1 = 6 does not match the 8 devices".
+  """
+  sizes = _sizes(mesh_cfg)
+  desc = " x ".join(f"{a}={s}" for a, s in zip(MESH_AXES, sizes))
+  for axis, size in zip(MESH_AXES, sizes):
+    if size != -1 and size < 1:
+      raise ConfigError(f"mesh {desc}: {axis}={size} must be >= 1, or -1 for all remaining devices")
   if sizes.count(-1) > 1:
-    raise ConfigError("config.mesh: at most one of data/fsdp/tensor may be -1")
+    raise ConfigError(f"mesh {desc}: at most one of data/fsdp/tensor may be -1")
+  fixed = math.prod(s for s in sizes if s != -1)
   if -1 in sizes:
     if n_devices % fixed:
-      raise ConfigError(f"config.mesh: fixed axes multiply to {fixed}, which does not divide "
-                        f"the {n_devices} devices")
+      raise ConfigError(f"mesh {desc}: the fixed axes multiply to {fixed}, which does not "
+                        f"divide the {n_devices} devices")
     sizes[sizes.index(-1)] = n_devices // fixed
   if math.prod(sizes) != n_devices:
-    raise ConfigError(f"config.mesh: data*fsdp*tensor = {'*'.join(map(str, sizes))} = "
-                      f"{math.prod(sizes)}, but there are {n_devices} devices")
+    raise ConfigError(f"mesh {desc} = {math.prod(sizes)} does not match the {n_devices} devices")
   return tuple(sizes)
 
 
-def make_mesh(mesh_cfg: ml_collections.ConfigDict, devices=None) -> Mesh:
-  devices = jax.devices() if devices is None else devices
-  shape = mesh_shape(mesh_cfg, len(devices))
+def make_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], devices=None) -> Mesh:
+  """A (data, fsdp, tensor) mesh over `devices` (default: all); raises as `check_mesh` does."""
+  devices = jax.devices() if devices is None else list(devices)
+  shape = check_mesh(mesh_cfg, len(devices))
   return jax.make_mesh(shape, MESH_AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3,
                        devices=devices)
 
 
-def logical_to_spec(names: tuple[str | None, ...] | None, mesh: Mesh, shape=None) -> P:
+def abstract_mesh(shape: Sequence[int]) -> AbstractMesh:
+  """A device-less (data, fsdp, tensor) mesh, for planning meshes larger than this host."""
+  sizes = _sizes(shape)
+  if min(sizes) < 1:
+    raise ConfigError(f"mesh {tuple(sizes)}: an abstract mesh needs every axis >= 1 (no -1)")
+  return AbstractMesh(tuple(sizes), MESH_AXES)
+
+
+def maybe_initialize_distributed(env: Mapping[str, str] | None = None) -> bool:
+  """Joins a multi-process run if the environment asks for one; returns whether it is one.
+
+  With `BTRL_COORDINATOR=host:port`, `BTRL_NUM_PROCESSES=N` and `BTRL_PROCESS_ID=i`
+  (what `launch/multihost_local.sh` sets) it calls `jax.distributed.initialize` with
+  them; with `BTRL_AUTO_DISTRIBUTED=1` (TPU VMs, where JAX finds the slice's hosts
+  itself) it calls it with no arguments. Otherwise it does nothing. Safe to call more
+  than once. Must run before anything touches a device.
+  """
+  env = os.environ if env is None else env
+  if jax.distributed.is_initialized():
+    return True
+  coordinator = env.get("BTRL_COORDINATOR", "")
+  if coordinator:
+    try:
+      num, pid = int(env["BTRL_NUM_PROCESSES"]), int(env["BTRL_PROCESS_ID"])
+    except (KeyError, ValueError):
+      raise ConfigError("BTRL_COORDINATOR is set, so BTRL_NUM_PROCESSES and BTRL_PROCESS_ID "
+                        "must be integers") from None
+    if not 0 <= pid < num:
+      raise ConfigError(f"BTRL_PROCESS_ID={pid} must be in [0, BTRL_NUM_PROCESSES={num})")
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num, process_id=pid)
+    return True
+  if env.get("BTRL_AUTO_DISTRIBUTED", "") == "1":
+    jax.distributed.initialize()
+    return True
+  return False
+
+
+def logical_to_spec(names: tuple[str | None, ...] | None, mesh: AnyMesh, shape=None) -> P:
   """Maps logical names to a PartitionSpec; a dimension that the mesh axes do not divide,
   or whose mesh axis is already used by an earlier dimension, stays replicated."""
   if names is None:
@@ -77,18 +150,48 @@ def logical_to_spec(names: tuple[str | None, ...] | None, mesh: Mesh, shape=None
   return P(*out)
 
 
-def state_shardings(state: nnx.State, mesh: Mesh) -> Any:
-  """NamedShardings for every leaf of an nnx State, from its `out_sharding` (logical) metadata."""
-  def one(var):
-    names = var.get_metadata().get("out_sharding")
-    spec = logical_to_spec(tuple(names) if names else None, mesh, var.shape)
-    return var.replace(NamedSharding(mesh, spec))
+def leaf_spec(leaf: Any, mesh: AnyMesh) -> P:
+  """The PartitionSpec of one state leaf: from an nnx.Variable's `out_sharding` (logical)
+  metadata; anything else (an optimizer step count, a plain array) is replicated."""
+  if not isinstance(leaf, nnx.Variable):
+    return P()
+  names = leaf.get_metadata().get("out_sharding")
+  return logical_to_spec(tuple(names) if names else None, mesh, leaf.shape)
+
+
+def state_shardings(state: Any, mesh: AnyMesh) -> Any:
+  """NamedShardings for every leaf of an nnx State or an optimizer state built from one.
+
+  Optimizer moments (optax's mu / nu) keep the parameters' Variable metadata, so they
+  shard exactly like the parameters; scalar leaves such as the step count replicate.
+  """
+  def one(leaf):
+    sharding = NamedSharding(mesh, leaf_spec(leaf, mesh))
+    return leaf.replace(sharding) if isinstance(leaf, nnx.Variable) else sharding
   return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
-def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
+def cache_shardings(cache: list[dict[str, Any]], mesh: AnyMesh) -> list[dict[str, NamedSharding]]:
+  """NamedShardings for a KV cache from `Transformer.init_cache` (see KV_CACHE_AXES)."""
+  return [{name: NamedSharding(mesh, logical_to_spec(KV_CACHE_AXES[name], mesh, x.shape))
+           for name, x in layer.items()} for layer in cache]
+
+
+def batch_sharding(mesh: AnyMesh, ndim: int = 2) -> NamedSharding:
   return NamedSharding(mesh, P(LOGICAL_RULES["batch"], *([None] * (ndim - 1))))
 
 
-def replicated(mesh: Mesh) -> NamedSharding:
+def global_batch(batch: Any, mesh: Mesh) -> Any:
+  """Host-local rows [b, ...] -> global arrays [b * processes, ...] split over data x fsdp.
+
+  Each process passes only the rows its input pipeline produced (the data pipeline
+  shards by `jax.process_index()`); with one process this is `jax.device_put` with
+  `batch_sharding`. Multi-host trainers must use this, not `device_put`, which would
+  read each host's rows as the whole batch.
+  """
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x), batch)
+
+
+def replicated(mesh: AnyMesh) -> NamedSharding:
   return NamedSharding(mesh, P())

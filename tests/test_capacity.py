@@ -1,0 +1,98 @@
+"""Capacity: parameter counts and per-device bytes from shapes and PartitionSpecs, nothing allocated."""
+
+import json
+
+import pytest
+from flax import nnx
+
+from btrl_jax import capacity, config
+from btrl_jax.models import build, param_count
+
+# Hand-checkable: embed [64, 32], lm_head [32, 64], one block (qkv [32, 2, 4, 8], o [4, 8, 32],
+# gate_up [32, 2, 48], down [48, 32], two norms [32]) and a final norm [32].
+SMALL = dict(vocab_size=64, width=32, layers=1, heads=4, kv_heads=2, head_dim=8, mlp_dim=48)
+
+
+@pytest.mark.parametrize("model_cfg,expected", [
+    (capacity.LLAMA3_8B, 8_030_261_248),
+    (capacity.GEMMA_2B, 2_506_172_416),
+    ({}, 4_983_040),  # W1
+])
+def test_param_counts_equal_the_models(model_cfg, expected):
+  table = capacity.memory_table(model_cfg, (1, 8, 1), param_dtype="bfloat16")
+  assert table["params"] == expected
+  if not model_cfg:
+    assert param_count(build(config.model_config(), 0)) == expected
+
+
+def test_hand_checked_example_on_a_2x4x1_mesh():
+  t = capacity.memory_table(SMALL, (2, 4, 1), batch=8, seq_len=4, kv_len=16, param_dtype="float32")
+  assert t["params"] == 2048 + 2048 + 2048 + 1024 + 3072 + 1536 + 3 * 32
+  assert t["mesh"] == {"data": 2, "fsdp": 4, "tensor": 1} and t["devices"] == 8
+  g, d = t["bytes_global"], t["bytes_per_device"]
+  assert g["params"] == 4 * t["params"]
+  # Every matrix has an `embed` dim of 32, split 4 ways over fsdp; the three norms replicate.
+  assert d["params"] == 4 * (2048 + 2048 + 2048 + 1024 + 3072 + 1536) // 4 + 4 * 3 * 32
+  assert d["grads"] == d["params"]
+  # AdamW: two moments like the params, plus int32 step counts (adam's and the schedule's).
+  assert 2 * d["params"] < d["optimizer"] <= 2 * d["params"] + 16
+  # KV cache: k and v of [8, 2, 8, 16] float32; rows split over data x fsdp = 8.
+  assert g["kv_cache"] == 2 * 8 * 2 * 8 * 16 * 4 and d["kv_cache"] == g["kv_cache"] // 8
+  # Logits [8, 4, 64] float32; rows over data x fsdp, vocab over tensor (size 1).
+  assert g["logits"] == 8 * 4 * 64 * 4 and d["logits"] == g["logits"] // 8
+  assert d["train_total"] == d["params"] + d["grads"] + d["optimizer"] + d["logits"]
+  assert d["decode_total"] == d["params"] + d["kv_cache"]
+
+
+def test_per_device_bytes_are_global_over_shards():
+  """Each parameter: per-device bytes = global / product of the mesh axes in its spec."""
+  sizes = {"data": 1, "fsdp": 4, "tensor": 2}
+  for row in capacity.param_rows(SMALL, (1, 4, 2)):
+    shards = 1
+    for entry in row["spec"]:
+      for axis in ((entry,) if isinstance(entry, str) else entry or ()):
+        shards *= sizes[axis]
+    assert row["bytes_per_device"] * shards == row["bytes"], row
+    expected = {"embed": 8, "lm_head": 8, "qkv": 8, "o": 8, "gate_up": 8, "down": 8}
+    name = row["path"].rstrip("']").split("'")[-1]
+    assert shards == expected.get(name, 1), row  # norm scales replicate
+
+
+def test_fsdp8_divides_param_bytes_by_8():
+  # Llama-3-8B: every matrix dim on `embed` is 4096; only the 65 norm vectors replicate.
+  one = capacity.memory_table(capacity.LLAMA3_8B, (1, 1, 1), param_dtype="bfloat16",
+                              optimizer="none")
+  eight = capacity.memory_table(capacity.LLAMA3_8B, (1, 8, 1), param_dtype="bfloat16",
+                                optimizer="none")
+  norms = (2 * 32 + 1) * 4096 * 2
+  assert one["bytes_per_device"]["params"] == one["bytes_global"]["params"] == 8_030_261_248 * 2
+  assert eight["bytes_per_device"]["params"] == (one["bytes_global"]["params"] - norms) // 8 + norms
+  assert eight["bytes_per_device"]["optimizer"] == 0
+
+
+def test_abstract_mesh_larger_than_this_host():
+  # 256 devices planned on one CPU; bytes per device shrink with the mesh, nothing is allocated.
+  t = capacity.memory_table(capacity.GEMMA_2B, (4, 32, 2), batch=256, seq_len=1024,
+                            param_dtype="bfloat16", dtype="bfloat16")
+  assert t["devices"] == 256
+  assert t["bytes_per_device"]["params"] < t["bytes_global"]["params"] / 32
+
+
+def test_bad_inputs_raise():
+  with pytest.raises(ValueError, match="optimizer"):
+    capacity.memory_table(SMALL, optimizer="lion")
+  with pytest.raises(ValueError, match="-1"):
+    capacity.memory_table(SMALL, (1, -1, 1))
+
+
+def test_bench_memory_rows_are_json():
+  out = capacity.bench_memory(repeats=1)
+  json.dumps(out)
+  rows = {(r["model"], tuple(r["mesh"].values())): r for r in out["rows"]}
+  assert set(rows) == {("W1", (1, 1, 1)), ("study", (1, 1, 1)), ("gemma_2b", (1, 8, 1)),
+                       ("gemma_2b", (1, 4, 2)), ("llama3_8b", (1, 8, 1)), ("llama3_8b", (1, 4, 2))}
+  assert rows[("llama3_8b", (1, 8, 1))]["param_dtype"] == "bfloat16"
+  study = capacity._study_config()
+  model = nnx.eval_shape(lambda: build(study.model, 0))
+  assert rows[("study", (1, 1, 1))]["params"] == param_count(model)
+  assert "| llama3_8b | 1,4,2 |" in capacity.format_table(out["rows"])
