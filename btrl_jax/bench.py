@@ -81,7 +81,6 @@ def bench_grpo(repeats: int = 5) -> dict:
   import jax.numpy as jnp
   from btrl_jax.policy import Policy
   from btrl_jax.rl.learner import Learner, Rollout
-  from btrl_jax.sampling import left_pad
   from btrl_jax.tokenizer import Tokenizer
 
   cfg = config_lib.base_config()
@@ -93,13 +92,13 @@ def bench_grpo(repeats: int = 5) -> dict:
   # The tokenizer is only needed for text; W1 feeds token ids and never samples EOS.
   tok = Tokenizer.train(["w1 benchmark"] * 8, 280)
   learner = Learner(cfg, Policy(cfg, tok, graphdef, params, 0))
-  learner.sampler = Sampler(graphdef, eos_id=-1)
+  learner.sampler = Sampler(graphdef, eos_id=-1, mesh=learner.mesh)
   rng = np.random.default_rng(0)
   prompts = [list(rng.integers(4, cfg.model.vocab_size, size=W1["prompt_len"]))
              for _ in range(W1["prompts"])]
-  ptok, pvalid = left_pad(prompts, 0)
+  ptok, pvalid = (x[:len(prompts)] for x in learner.sampler.prompt_block(prompts))
   g, n = W1["group_size"], W1["new_tokens"]
-  policy = jax.tree.map(jnp.copy, params)
+  policy = jax.tree.map(jnp.copy, learner.ref_params)  # sharded like the learner's state
   opt_state = learner.init_opt(policy)
   sp = SamplingParams(temperature=1.0, max_new_tokens=n)
 
@@ -114,8 +113,7 @@ def bench_grpo(repeats: int = 5) -> dict:
                  np.concatenate([np.repeat(pvalid, g, 0), mask.astype(bool)], 1),
                  mask, out.logprobs, rewards, [], ptok.shape[1])
     t1 = time.perf_counter()
-    policy, opt_state, metrics, _ = learner.train_on(policy, opt_state, ro, i,
-                                                     timings=timings)
+    policy, opt_state, metrics, _ = learner.train_on(policy, opt_state, ro, timings=timings)
     jax.block_until_ready(policy)
     timings["rollout"].append(t1 - t0)
     timings["total"].append(time.perf_counter() - t0)
@@ -138,4 +136,9 @@ def bench_grpo(repeats: int = 5) -> dict:
           "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 
-BENCHES = {"sample": bench_sample, "grpo": bench_grpo}
+def bench_memory(repeats: int = 1) -> dict:
+  from btrl_jax import capacity
+  return capacity.bench_memory(repeats)
+
+
+BENCHES = {"sample": bench_sample, "grpo": bench_grpo, "memory": bench_memory}

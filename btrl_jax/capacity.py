@@ -141,14 +141,16 @@ def _study_config() -> ml_collections.ConfigDict:
   return mod.get_config()
 
 
-def bench_memory(repeats: int = 1) -> dict:
+def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None) -> dict:
   """`btrl bench memory`: the memory table for the study's sizes and two real architectures.
 
   Computed, not timed: `repeats` is accepted for the bench interface and ignored.
   Rows: W1 (BENCHMARKS.md: 64 sequences of 128 tokens) and the embedded study
   (one RL step's prompts_per_step x group_size rows of sft.seq_len + rl.max_new_tokens
   tokens) on one device in float32; Gemma-2B and Llama-3-8B in bfloat16 on a
-  v5e-8-sized mesh, fsdp=8 and fsdp=4 x tensor=2, 32 rows of 2048 tokens.
+  v5e-8-sized mesh, fsdp=8 and fsdp=4 x tensor=2, 32 rows of 2048 tokens. With `cfg`
+  (`btrl bench memory --config=...`), a first row for its model and dtypes on its
+  `mesh` (resolved against this host's devices), with one RL step's rows.
   """
   del repeats
   study = _study_config()
@@ -161,6 +163,10 @@ def bench_memory(repeats: int = 1) -> dict:
   for name, arch in (("gemma_2b", GEMMA_2B), ("llama3_8b", LLAMA3_8B)):
     for mesh in ((1, 8, 1), (1, 4, 2)):
       specs.append((name, arch, mesh, 32, 2048, "bfloat16"))
+  if cfg is not None:
+    mesh = parallel.check_mesh(cfg.mesh, jax.device_count())
+    specs.insert(0, ("config", cfg.model, mesh, cfg.rl.prompts_per_step * cfg.rl.group_size,
+                     cfg.sft.seq_len + cfg.rl.max_new_tokens, None))
   rows = []
   for name, model_cfg, mesh, batch, seq_len, dt in specs:
     row = memory_table(model_cfg, mesh, batch=batch, seq_len=seq_len, param_dtype=dt, dtype=dt)

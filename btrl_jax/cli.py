@@ -73,7 +73,11 @@ def _config(required: bool = True):
     if required:
       raise UsageError("--config is required")
     return None
-  return validate(cfg)
+  cfg = validate(cfg)
+  import jax
+  from btrl_jax import parallel
+  parallel.check_mesh(cfg.mesh, jax.device_count())  # counts devices, compiles nothing
+  return cfg
 
 
 def _require(name: str) -> str:
@@ -169,12 +173,20 @@ def cmd_bench(args: list[str]) -> None:
   from btrl_jax.bench import BENCHES
   if len(args) < 3 or args[2] not in BENCHES:
     raise UsageError(f"usage: btrl bench {{{'|'.join(BENCHES)}}}")
+  if args[2] == "memory":  # shapes only: --config adds its model on its mesh
+    from btrl_jax import capacity
+    result = capacity.bench_memory(cfg=_config(required=False))
+    print(json.dumps(result))
+    print(capacity.format_table(result["rows"]), file=sys.stderr)
+    return
   print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats)))
 
 
 def main(argv: list[str]) -> None:
   command = argv[1]
   try:
+    from btrl_jax import parallel
+    parallel.maybe_initialize_distributed()  # BTRL_COORDINATOR=... or BTRL_AUTO_DISTRIBUTED=1
     globals()[f"cmd_{command}"](argv)
   except DataError as e:
     errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]

@@ -126,6 +126,7 @@ SCHEMA: dict[str, Any] = {
         "init_std": _float(0.0, 1.0),
         "dtype": Spec(str, choices=("float32", "bfloat16")),
         "param_dtype": Spec(str, choices=("float32", "bfloat16")),
+        "remat": Spec(bool),
     },
     "mesh": {"data": _int(check=_mesh_axis), "fsdp": _int(check=_mesh_axis),
              "tensor": _int(check=_mesh_axis)},
@@ -230,7 +231,8 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
       mlp_dim=1024, activation="swiglu", norm_eps=1e-6, norm_plus_one=False,
       post_norm=False, qk_norm=False, qkv_bias=False, rope_theta=10000.0,
       tie_embeddings=False, embed_scale=False, final_logit_softcap=0.0,
-      attn_logit_softcap=0.0, init_std=0.02, dtype="float32", param_dtype="float32"))
+      attn_logit_softcap=0.0, init_std=0.02, dtype="float32", param_dtype="float32",
+      remat=False))
   cfg.update(overrides)
   return cfg
 

@@ -11,10 +11,12 @@ from tensorboardX import SummaryWriter
 
 class MetricsWriter:
   """Appends to `workdir/metrics.jsonl` (resumed runs continue the file) and writes
-  TensorBoard scalars to `workdir/tb/`. Only numbers go to TensorBoard."""
+  TensorBoard scalars to `workdir/tb/`. Only numbers go to TensorBoard. In a
+  multi-process run only process 0 writes (the others' writers are disabled)."""
 
   def __init__(self, workdir: str, enabled: bool = True):
-    self.enabled = enabled
+    import jax
+    self.enabled = enabled and jax.process_index() == 0
     if enabled:
       os.makedirs(workdir, exist_ok=True)
       self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")

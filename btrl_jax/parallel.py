@@ -20,7 +20,9 @@ import os
 from typing import Any, Mapping, Sequence
 
 import jax
+import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec as P
 
 from btrl_jax.config import ConfigError
@@ -195,3 +197,62 @@ def global_batch(batch: Any, mesh: Mesh) -> Any:
 
 def replicated(mesh: AnyMesh) -> NamedSharding:
   return NamedSharding(mesh, P())
+
+
+def local_batch_shards(mesh: Mesh) -> int:
+  """How many distinct row blocks of a `batch_sharding` array this process holds."""
+  shards = mesh.shape["data"] * mesh.shape["fsdp"]
+  if shards % jax.process_count():
+    raise ConfigError(f"mesh data x fsdp = {shards} is not a multiple of the "
+                      f"{jax.process_count()} processes: each process must hold whole row blocks")
+  return shards // jax.process_count()
+
+
+def process_rows(rows: Any) -> Any:
+  """This process's contiguous share of a batch every process drew in full (a list or a
+  pytree of arrays with a leading row axis); the whole batch with one process."""
+  n, pid = jax.process_count(), jax.process_index()
+  if n == 1:
+    return rows
+  def take(x):
+    if len(x) % n:
+      raise ConfigError(f"a batch of {len(x)} rows does not split over {n} processes")
+    k = len(x) // n
+    return x[pid * k:(pid + 1) * k]
+  return take(rows) if isinstance(rows, list) else jax.tree.map(take, rows)
+
+
+def local_rows(x: jax.Array) -> np.ndarray:
+  """This process's rows of a global array split over its first axis (all rows with one process)."""
+  if x.is_fully_addressable:
+    return np.asarray(x)
+  blocks = {s.index[0].start or 0: s.data for s in x.addressable_shards}
+  return np.concatenate([np.asarray(blocks[k]) for k in sorted(blocks)])
+
+
+def process_max(value: int) -> int:
+  """The largest of one integer over all processes (the value itself with one process)."""
+  if jax.process_count() == 1:
+    return int(value)
+  return int(np.max(multihost_utils.process_allgather(np.int32(value))))
+
+
+def gather_rows(x: np.ndarray) -> np.ndarray:
+  """Concatenates every process's rows, in process order (numbers only: rewards, lengths)."""
+  if jax.process_count() == 1:
+    return np.asarray(x)
+  return np.asarray(multihost_utils.process_allgather(np.asarray(x), tiled=True))
+
+
+def put(tree: Any, shardings: Any) -> Any:
+  """Places host values that every process holds in full (e.g. a prior's weights) onto
+  `shardings`; each device takes its slice. Unlike `jax.device_put` this also works when
+  the shardings span other processes' devices."""
+  def one(x, sharding):
+    if isinstance(x, jax.Array) and x.sharding == sharding:
+      return x
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return jax.device_put(x, sharding)  # already global: reshard
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+  return jax.tree.map(one, tree, shardings)

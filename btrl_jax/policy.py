@@ -18,6 +18,7 @@ import jax
 import ml_collections
 from flax import nnx
 
+from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer
 from btrl_jax.sampling import Sampler, SamplingParams
 from btrl_jax.tokenizer import Tokenizer
@@ -30,9 +31,13 @@ class Policy:
   graphdef: nnx.GraphDef
   params: Any  # nnx.State of nnx.Param
   step: int
+  mesh: Any = None  # a jax Mesh: params sharded by parallel's rules, sampling batches split
 
   def __post_init__(self):
-    self.sampler = Sampler(self.graphdef, eos_id=self.tokenizer.end_id, pad_id=self.tokenizer.pad_id)
+    if self.mesh is not None:
+      self.params = parallel.put(self.params, parallel.state_shardings(self.params, self.mesh))
+    self.sampler = Sampler(self.graphdef, eos_id=self.tokenizer.end_id, pad_id=self.tokenizer.pad_id,
+                           mesh=self.mesh)
 
   def model(self) -> nnx.Module:
     return nnx.merge(self.graphdef, self.params)
@@ -82,8 +87,10 @@ def abstract_state(cfg: ml_collections.ConfigDict, kind: str) -> tuple[nnx.Graph
   return graphdef, tree
 
 
-def load_policy(path: str) -> Policy:
-  """Restores the params of an SFT or RL checkpoint (the optimizer state is read, then dropped)."""
+def load_policy(path: str, mesh=None) -> Policy:
+  """Restores the params of an SFT or RL checkpoint (the optimizer state is read, then dropped)
+  onto `mesh` (default: FSDP over all devices, whatever mesh wrote it), sharded by
+  parallel's rules; the policy samples with batches split over the mesh."""
   directory, step = split_checkpoint_path(path)
   with Checkpointer(directory, async_save=False) as ckpt:
     meta = ckpt.restore_meta(step)
@@ -91,4 +98,5 @@ def load_policy(path: str) -> Policy:
     graphdef, target = abstract_state(cfg, meta.get("kind", "sft"))
     state, meta = ckpt.restore(step, target=target)
   tok = Tokenizer.from_bytes(base64.b64decode(meta["tokenizer_b64"]))
-  return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]))
+  mesh = mesh if mesh is not None else parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1))
+  return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]), mesh)

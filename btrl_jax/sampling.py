@@ -22,6 +22,7 @@ the "old policy" log-probs RL needs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import NamedTuple, Sequence
 
 import jax
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from btrl_jax import parallel
 from btrl_jax.models.transformer import positions_from_valid
 
 Array = jax.Array
@@ -68,14 +70,14 @@ def filter_logits(logits: Array, top_k: int, top_p: float) -> Array:
   return logits
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, rows: int | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-  """Right-aligns prompts in a [rows, bucket(max len)] block: (tokens int32, valid bool).
+def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, rows: int | None = None,
+             width: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """Right-aligns prompts in a [rows, bucket(max(max len, width))] block: (tokens int32, valid bool).
 
   Rows past len(prompts) (batch bucketing) get a one-token dummy prompt. The RL
   learner rebuilds exactly this block to score completions with a full forward.
   """
-  lp, rows = bucket(max(len(x) for x in prompts)), rows or len(prompts)
+  lp, rows = bucket(max(width, *(len(x) for x in prompts))), rows or len(prompts)
   tok = np.full((rows, lp), pad_id, np.int32)
   valid = np.zeros((rows, lp), bool)
   for i, x in enumerate(prompts):
@@ -140,12 +142,19 @@ def choose(logits: Array, key: Array, temperature: Array, greedy: bool, top_k: i
 
 
 class Sampler:
-  """Samples from a Transformer; one compiled program per (bucketed shape, static option) set."""
+  """Samples from a Transformer; one compiled program per (bucketed shape, static option) set.
 
-  def __init__(self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0):
-    self.graphdef, self.eos_id, self.pad_id = graphdef, eos_id, pad_id
+  With a `mesh`, prompts and every row of the KV cache are split over the mesh's batch
+  axes (data x fsdp) and the cache's kv heads over `tensor` (parallel.KV_CACHE_AXES);
+  params are used with whatever sharding they carry (parallel.state_shardings). With
+  several processes each passes its own prompts and gets its own rows back.
+  """
+
+  def __init__(self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0, mesh=None):
+    self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, eos_id, pad_id, mesh
     self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
-    self._generate = jax.jit(self._generate_impl, static_argnames=(
+    rows = None if mesh is None else tuple(parallel.batch_sharding(mesh, n) for n in (2, 1, 2))
+    self._generate = jax.jit(self._generate_impl, out_shardings=rows, static_argnames=(
         "group_size", "buffer_len", "greedy", "top_k", "top_p"))
 
   def _generate_impl(self, params, prompt: Array, prompt_valid: Array, key: Array,
@@ -160,12 +169,13 @@ class Sampler:
     positions = positions_from_valid(prompt_valid)
     kv_valid = jnp.zeros((p, s), bool).at[:, :lp].set(prompt_valid)
     mask = jnp.tril(jnp.ones((lp, s), bool))[None] & kv_valid[:, None, :]
-    h, prefix = model.hidden(prompt, positions, mask[..., :lp], model.init_cache(p, lp), jnp.int32(0))
+    h, prefix = model.hidden(prompt, positions, mask[..., :lp], self._constrain(model.init_cache(p, lp)),
+                             jnp.int32(0))
     logits = model.logits(h[:, -1])  # [P, V]: the only position prefill needs logits for
     # Share the prefill across the group: the prompt's cache is the shared prefix of every
     # row's cache (read once per group at each step, never repeated), each row owning only
     # its `buffer_len` generated slots. Slots and kv_valid span the prompt, then those.
-    cache = model.init_cache(b, buffer_len, prefix=prefix)
+    cache = self._constrain(model.init_cache(b, buffer_len, prefix=prefix))
     rep = lambda x: jnp.repeat(x, group_size, axis=0)
     logits, kv_valid, last_pos = rep(logits), rep(kv_valid), rep(positions[:, -1])
 
@@ -199,14 +209,38 @@ class Sampler:
     _, _, _, tokens, logps, _, lengths = jax.lax.while_loop(cond, body, state)
     return tokens, lengths, logps
 
-  def generate(self, params, prompts: Sequence[Sequence[int]], key: Array,
-               sampling: SamplingParams, group_size: int = 1) -> SampleOutput:
-    """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...])."""
+  def _constrain(self, cache):
+    if self.mesh is None:
+      return cache
+    return jax.lax.with_sharding_constraint(cache, parallel.cache_shardings(cache, self.mesh))
+
+  def prompt_block(self, prompts: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """This process's left-padded prompt block, as `generate` lays it out.
+
+    Rows round up to a multiple of 4 (few distinct shapes, little waste) and of the
+    number of batch shards this process holds; the width is the bucketed longest prompt
+    over every process, so that the processes' blocks form one global batch.
+    """
     if not prompts or any(len(x) == 0 for x in prompts):
       raise ValueError("every prompt needs at least one token")
+    multiple, width = 4, max(len(x) for x in prompts)
+    if self.mesh is not None:
+      multiple = math.lcm(4, parallel.local_batch_shards(self.mesh))
+      width = parallel.process_max(width)
+    return left_pad(prompts, self.pad_id, rows=-(-len(prompts) // multiple) * multiple,
+                    width=width)
+
+  def generate(self, params, prompts: Sequence[Sequence[int]], key: Array,
+               sampling: SamplingParams, group_size: int = 1) -> SampleOutput:
+    """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...]).
+
+    With several processes, `prompts` are this process's and so are the returned rows;
+    every process must call it together, with the same number of prompts and the same key.
+    """
     n_prompts, n_new = len(prompts), sampling.max_new_tokens
-    # Batch rows round up to a multiple of 4: few distinct shapes, little waste (20 -> 20).
-    tok, valid = left_pad(prompts, self.pad_id, rows=-(-n_prompts // 4) * 4)
+    tok, valid = self.prompt_block(prompts)
+    if self.mesh is not None:
+      tok, valid = parallel.global_batch((tok, valid), self.mesh)
     greedy = sampling.temperature == 0.0
     out = self._generate(
         params, jnp.asarray(tok), jnp.asarray(valid), key,
@@ -214,5 +248,5 @@ class Sampler:
         group_size=group_size, buffer_len=-(-n_new // 16) * 16, greedy=greedy,
         top_k=sampling.top_k, top_p=float(sampling.top_p))
     rows = n_prompts * group_size
-    tokens, lengths, logps = (np.asarray(x)[:rows] for x in out)
+    tokens, lengths, logps = (parallel.local_rows(x)[:rows] for x in out)
     return SampleOutput(tokens[:, :n_new], lengths, logps[:, :n_new])

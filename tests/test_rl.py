@@ -55,13 +55,13 @@ def test_rl_raises_a_simple_reward_and_never_moves_the_reference(tok):
   prior = _prior(cfg, tok)
   ref_before = jax.tree.map(np.array, prior.params)
   learner = Learner(cfg, prior, reward_fn=_vowel_share)
-  params = jax.tree.map(jnp.copy, prior.params)
+  params = jax.tree.map(jnp.copy, learner.ref_params)  # placed on the learner's mesh
   opt_state = learner.init_opt(params)
   rewards = []
   for step in range(cfg.rl.steps):
     ro = learner.rollout(params, _prompts(8, step), jax.random.key(step))
     rewards.append(float(ro.rewards.mean()))
-    params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro, step)
+    params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro)
     assert bad == 0 and np.isfinite(metrics["loss"])
   first, last = np.mean(rewards[:5]), np.mean(rewards[-5:])
   assert last > first + 0.15, (first, last)  # the reward rises clearly, far beyond noise
@@ -94,11 +94,11 @@ def test_non_finite_update_is_skipped(tok):
   cfg = _cfg(prompts_per_step=2, group_size=4)
   prior = _prior(cfg, tok)
   learner = Learner(cfg, prior, reward_fn=lambda ex, r: float("nan"))
-  params = jax.tree.map(jnp.copy, prior.params)
+  params = jax.tree.map(jnp.copy, learner.ref_params)  # placed on the learner's mesh
   before = jax.tree.map(np.array, params)
   opt_state = learner.init_opt(params)
   ro = learner.rollout(params, _prompts(2, 0), jax.random.key(0))
-  params, opt_state, _, bad = learner.train_on(params, opt_state, ro, 0)
+  params, opt_state, _, bad = learner.train_on(params, opt_state, ro)
   assert bad == 1
   jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, params), before)
 
@@ -111,11 +111,11 @@ def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(t
   cfg = _cfg(prompts_per_step=3, group_size=4, minibatches=minibatches, kl_coef=0.04)
   prior = _prior(cfg, tok)
   learner = Learner(cfg, prior, reward_fn=_vowel_share)
-  params = jax.tree.map(jnp.copy, prior.params)
+  params = jax.tree.map(jnp.copy, learner.ref_params)  # placed on the learner's mesh
   opt_state = learner.init_opt(params)
   for step in range(2):
     ro = learner.rollout(params, _prompts(3, step, words=4 + step), jax.random.key(step))
-    params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro, step)
+    params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro)
     assert bad == 0 and np.isfinite(metrics["loss"])
   assert learner.trace_count == 2  # one reference and one update program, whatever the prompts
 
@@ -125,10 +125,10 @@ def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(t
         "old_logp": ro.old_logp[rows], "ref_logp": ro.old_logp[rows] - 0.1,
         "advantages": np.linspace(-1.0, 1.0, size, dtype=np.float32)}
   mb = {k: jnp.asarray(v) for k, v in mb.items()}
-  learner = Learner(cfg, prior, reward_fn=_vowel_share)
-  learner.tx = optax.sgd(1.0)  # the update then subtracts the gradient itself: compare those
+  # With SGD at rate 1 the update subtracts the gradient itself: compare those.
+  learner = Learner(cfg, prior, reward_fn=_vowel_share, tx=optax.sgd(1.0))
   (shared, shared_m), (plain, plain_m) = (
-      learner._update(jax.tree.map(jnp.copy, params), learner.tx.init(params), mb, 2, ro.prompt_len,
+      learner._update(jax.tree.map(jnp.copy, params), learner.tx.init(params), mb, ro.prompt_len,
                       n, group)[::2] for group in (math.gcd(size, 4), 1))
   for key in ("loss", "pg_loss", "kl", "entropy", "grad_norm"):
     np.testing.assert_allclose(shared_m[key], plain_m[key], rtol=1e-5, atol=1e-6, err_msg=key)

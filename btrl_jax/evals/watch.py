@@ -18,6 +18,7 @@ import jax
 import ml_collections
 
 from btrl_jax import config as config_lib
+from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer
 from btrl_jax.evals import evaluator
 from btrl_jax.policy import Policy, load_policy, split_checkpoint_path
@@ -48,6 +49,7 @@ def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
   """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one."""
   directory, step = split_checkpoint_path(path)
   policy: Policy | None = None
+  mesh = parallel.make_mesh(override.mesh) if override is not None else None  # None: all devices
   done: set[int] = set()
   while True:
     with Checkpointer(directory, async_save=False) as ckpt:
@@ -60,7 +62,7 @@ def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
       continue
     todo = [s for s in steps if s not in done] if watch else [step or steps[-1]]
     for s in todo:
-      loaded = load_policy(os.path.join(directory, str(s)))
+      loaded = load_policy(os.path.join(directory, str(s)), mesh)
       policy = loaded if policy is None else policy.with_params(loaded.params, s)
       cfg = _eval_config(policy.cfg, override)
       target = evaluator.load_suite(cfg, names) if suite is None else suite

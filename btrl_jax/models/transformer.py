@@ -272,8 +272,11 @@ class Transformer(nnx.Module):
       x = x * jnp.asarray(self.cfg.width**0.5, dt)
     rope_sc = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_theta)
     new_cache = [] if cache is not None else None
+    # model.remat: recompute each block's activations in the backward pass instead of keeping them.
+    run = (nnx.remat(lambda blk, *a: blk(*a)) if self.cfg.get("remat", False)
+           else lambda blk, *a: blk(*a))
     for i, block in enumerate(self.blocks):
-      x, layer_cache = block(x, rope_sc, mask, None if cache is None else cache[i], cache_index)
+      x, layer_cache = run(block, x, rope_sc, mask, None if cache is None else cache[i], cache_index)
       if cache is not None:
         new_cache.append(layer_cache)
     return self.final_norm(x), new_cache

@@ -48,7 +48,7 @@ from btrl_jax.policy import Policy
 from btrl_jax.rewards.grader import score
 from btrl_jax.rl.advantages import get_advantage_fn
 from btrl_jax.rl.losses import get_loss_fn
-from btrl_jax.sampling import Sampler, SamplingParams, left_pad
+from btrl_jax.sampling import Sampler, SamplingParams
 
 Array = jax.Array
 
@@ -112,31 +112,40 @@ class Learner:
   """Owns the optimizer, the jitted reference forward and the jitted update."""
 
   def __init__(self, cfg: ml_collections.ConfigDict, prior: Policy, mesh=None,
-               reward_fn: Callable[[dict, str], float] | None = None):
+               reward_fn: Callable[[dict, str], float] | None = None,
+               tx: optax.GradientTransformation | None = None):
     self.cfg, self.rl, self.tok = cfg, cfg.rl, prior.tokenizer
     # The study's reward is the eval scorer; tests may pass a simpler function.
     self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
     self.graphdef = prior.graphdef
-    self.ref_params = prior.params
-    self.tx = make_optimizer(cfg.rl)
-    self.sampler = Sampler(self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id)
+    self.tx = tx or make_optimizer(cfg.rl)  # tests may pass another optimizer
+    # Params and AdamW moments FSDP/tensor-sharded by the one rules table; rows over data x fsdp.
+    self.param_shardings = parallel.state_shardings(prior.params, self.mesh)
+    self.opt_shardings = parallel.state_shardings(jax.eval_shape(self.tx.init, prior.params),
+                                                  self.mesh)
+    self.ref_params = parallel.put(prior.params, self.param_shardings)
+    self.sampler = Sampler(self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id,
+                           mesh=self.mesh)
     self.advantage_fn = get_advantage_fn(cfg.rl.advantage)
     self.loss_fn = get_loss_fn(cfg.rl.loss)
     self.trace_count = 0  # incremented only while tracing _ref / _update: a recompile counter
-    self._ref = jax.jit(self._ref_impl, static_argnums=(3, 4, 5))
-    self._update = jax.jit(self._update_impl, static_argnums=(4, 5, 6), donate_argnums=(0, 1))
+    rows = parallel.batch_sharding(self.mesh)
+    self._ref = jax.jit(self._ref_impl, static_argnums=(3, 4, 5), out_shardings=rows)
+    self._update = jax.jit(self._update_impl, static_argnums=(3, 4, 5), donate_argnums=(0, 1),
+                           out_shardings=(self.param_shardings, self.opt_shardings,
+                                          parallel.replicated(self.mesh)))
+    self._init_opt = jax.jit(self.tx.init, out_shardings=self.opt_shardings)
 
   def init_opt(self, params):
-    return self.tx.init(params)
+    return self._init_opt(params)
 
   def _ref_impl(self, ref_params, tokens, valid, start, n, group):
     self.trace_count += 1
     return completion_logprobs(nnx.merge(self.graphdef, ref_params), tokens, valid, start, n,
                                group)[0]
 
-  def _update_impl(self, params, opt_state, batch, lr_step, start, n, group):
-    del lr_step
+  def _update_impl(self, params, opt_state, batch, start, n, group):
     self.trace_count += 1
     rl = self.rl
 
@@ -170,7 +179,7 @@ class Learner:
     replies = [self.tok.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
     rewards = np.asarray([self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)],
                          np.float32).reshape(len(prompts), g)
-    ptok, pvalid = left_pad(encoded, self.tok.pad_id)
+    ptok, pvalid = (x[:len(prompts)] for x in self.sampler.prompt_block(encoded))
     n = rl.max_new_tokens
     mask = np.arange(n)[None, :] < out.lengths[:, None]
     tokens = np.concatenate([np.repeat(ptok, g, axis=0), out.tokens], axis=1)
@@ -178,10 +187,13 @@ class Learner:
     return Rollout(tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies,
                    ptok.shape[1])
 
-  def train_on(self, params, opt_state, ro: Rollout, step: int,
+  def train_on(self, params, opt_state, ro: Rollout,
                timings: dict[str, list[float]] | None = None):
     """Reference log-probs, advantages, then inner epochs of minibatch updates.
 
+    `ro` holds this process's rows (all rows with one process); every process calls this
+    together. Minibatch i is the i-th contiguous run of each process's rows (so with one
+    minibatch, the whole global batch, whatever the number of processes).
     Minibatches are contiguous runs of rows. A minibatch need not hold whole groups: its
     forward shares a prompt across each aligned run of gcd(minibatch size, group_size) rows,
     down to no sharing (the plain forward) when that is 1.
@@ -194,8 +206,8 @@ class Learner:
     if not (groups == groups[:, :1]).all():  # the shared-prompt forward relies on it
       raise ValueError(f"rollout rows must be groups of {rl.group_size} rows sharing a prompt")
     t0 = time.perf_counter()
-    ref_logp = self._ref(self.ref_params, jnp.asarray(ro.tokens), jnp.asarray(ro.valid),
-                         ro.prompt_len, n, rl.group_size)
+    tokens, valid = parallel.global_batch((ro.tokens, ro.valid), self.mesh)
+    ref_logp = self._ref(self.ref_params, tokens, valid, ro.prompt_len, n, rl.group_size)
     if timings is not None:
       jax.block_until_ready(ref_logp)
       timings["reference"].append(time.perf_counter() - t0)
@@ -203,7 +215,7 @@ class Learner:
     adv = np.asarray(self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof),
                      np.float32).reshape(-1)
     data = {"tokens": ro.tokens, "valid": ro.valid, "mask": ro.mask, "old_logp": ro.old_logp,
-            "ref_logp": np.asarray(ref_logp), "advantages": adv}
+            "ref_logp": parallel.local_rows(ref_logp), "advantages": adv}
     b = ro.tokens.shape[0]
     size = b // rl.minibatches
     group = math.gcd(size, rl.group_size)  # rows are prompt-major groups: see the docstring
@@ -211,8 +223,8 @@ class Learner:
     for epoch in range(rl.inner_epochs):
       for i in range(rl.minibatches):
         sl = slice(i * size, (i + 1) * size)
-        mb = {k: jnp.asarray(v[sl]) for k, v in data.items()}
-        params, opt_state, m = self._update(params, opt_state, mb, step, ro.prompt_len, n, group)
+        mb = parallel.global_batch({k: v[sl] for k, v in data.items()}, self.mesh)
+        params, opt_state, m = self._update(params, opt_state, mb, ro.prompt_len, n, group)
         m = jax.device_get(m)
         bad += not bool(m["finite"])
         all_metrics.append(m)

@@ -94,19 +94,27 @@ class SFTTrainer:
     abstract = nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed))
     self.graphdef, abstract_params, self.rest = nnx.split(abstract, nnx.Param, ...)
     self.param_shardings = parallel.state_shardings(abstract_params, self.mesh)
-    self._step = jax.jit(self._step_impl, donate_argnums=(0, 1))
+    self.opt_shardings = parallel.state_shardings(jax.eval_shape(self.tx.init, abstract_params),
+                                                  self.mesh)
+    self._step = jax.jit(self._step_impl, donate_argnums=(0, 1), out_shardings=(
+        self.param_shardings, self.opt_shardings, parallel.replicated(self.mesh)))
+
+  def init_opt(self, params):
+    """AdamW state for `params` (e.g. another model's weights), sharded like the step's output."""
+    return jax.jit(self.tx.init, out_shardings=self.opt_shardings)(params)
 
   def init(self) -> TrainState:
     def make():
       params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
       return params, self.tx.init(params)
-    params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, None))()
+    params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, self.opt_shardings))()
     return TrainState(params, opt_state, 0)
 
   def model(self, params) -> nnx.Module:
     return nnx.merge(self.graphdef, params, self.rest)
 
-  def _step_impl(self, params, opt_state, batch):
+  def loss_and_grads(self, params, batch):
+    """((mean loss over assistant tokens, their count), gradients) of one batch."""
     tokens, loss_mask = batch["tokens"], batch["loss_mask"]
     valid = tokens != PAD_ID
     inputs, targets, weights = tokens[:, :-1], tokens[:, 1:], loss_mask[:, 1:].astype(jnp.float32)
@@ -116,14 +124,18 @@ class SFTTrainer:
       logits = self.model(p)(inputs, positions, causal_mask(valid[:, :-1]))
       return token_loss(logits, targets, weights)
 
-    (loss, n_tokens), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+  def _step_impl(self, params, opt_state, batch):
+    (loss, n_tokens), grads = self.loss_and_grads(params, batch)
     updates, opt_state = self.tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads),
                                "loss_tokens": n_tokens}
 
   def step(self, state: TrainState, batch: dict[str, np.ndarray]) -> tuple[TrainState, dict]:
-    batch = jax.device_put(batch, parallel.batch_sharding(self.mesh))
+    """One update on a global batch; `batch` holds this process's rows (all, with one process)."""
+    batch = parallel.global_batch(batch, self.mesh)
     params, opt_state, metrics = self._step(state.params, state.opt_state, batch)
     return TrainState(params, opt_state, state.step + 1), metrics
 
@@ -157,7 +169,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
   t0, tokens_seen = time.perf_counter(), 0
   with StopSignal() as stop:
     while state.step < last:
-      batch = next(it)
+      batch = next(it)  # this process's rows of the global batch (sft_batches shards by process)
       state, metrics = trainer.step(state, batch)
       tokens_seen += int((batch["tokens"] != tok.pad_id).sum())
       bar.update(1)

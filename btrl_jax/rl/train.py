@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import dataclasses
 import json
 import os
 import time
@@ -24,6 +25,7 @@ import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
+from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer, StopSignal, data_to_key, key_to_data
 from btrl_jax.data.pipeline import MixtureConfig, rl_prompt_batches
 from btrl_jax.data.tfds_builders import read_dataset
@@ -47,13 +49,20 @@ def init_checkpoint(cfg: ml_collections.ConfigDict, workdir: str) -> str:
   return path
 
 
-def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict) -> dict:
-  """Per-step numbers for metrics.jsonl: rewards per source and trait, dead groups, lengths."""
+def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict,
+                 ro_all=None) -> dict:
+  """Per-step numbers for metrics.jsonl: rewards per source and trait, dead groups, lengths.
+
+  `prompts` and `ro` are this process's; `ro_all` has every process's rewards and masks
+  (default `ro`). Totals come from `ro_all`; the per-source and per-trait breakdowns from
+  this process's rows (all rows with one process).
+  """
+  ro_all = ro if ro_all is None else ro_all
   g = ro.rewards.shape[1]
-  m = {"reward": float(ro.rewards.mean()), "reward_std": float(ro.rewards.std()),
-       "dead_groups": float(np.mean(np.asarray(dead_group_mask(ro.rewards)))),
-       "reply_len": float(ro.mask.sum(1).mean()),
-       "trait_share": batch["n_trait_global"] / max(len(prompts), 1) if prompts else 0.0}
+  m = {"reward": float(ro_all.rewards.mean()), "reward_std": float(ro_all.rewards.std()),
+       "dead_groups": float(np.mean(np.asarray(dead_group_mask(ro_all.rewards)))),
+       "reply_len": float(ro_all.mask.sum(1).mean()),
+       "trait_share": batch["n_trait_global"] / max(len(ro_all.rewards), 1)}
   by = collections.defaultdict(list)
   for p, r in zip(prompts, ro.rewards):
     by[f"reward/{p['source']}"].append(r)
@@ -61,7 +70,7 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
       by[f"reward/trait/{p.get('trait')}"].append(r)
   for k, v in by.items():
     m[k] = float(np.mean(v))
-  rollout_tokens = float(ro.mask.sum())
+  rollout_tokens = float(ro_all.mask.sum())
   m.update(update)
   m.update(rollout_tokens=rollout_tokens,
            rollout_tok_per_s=rollout_tokens / max(times["rollout"], 1e-9),
@@ -82,7 +91,8 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   out = arm_dir(workdir, arm)
   prior_path = init_checkpoint(cfg, workdir)
   if learner is None:
-    learner = Learner(cfg, load_policy(prior_path))
+    mesh = parallel.make_mesh(cfg.mesh)
+    learner = Learner(cfg, load_policy(prior_path, mesh), mesh=mesh)
   elif learner.rl.to_dict() != rl.to_dict() | {"arm": learner.rl.arm}:
     raise ValueError("a shared learner must have the arm's rl config (arms are compute-matched)")
   data_dir = os.path.join(workdir, "data")
@@ -96,16 +106,20 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   base_key, step = jax.random.key(cfg.seed), 0
   totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
   if (latest := ckpt.latest_step()) is not None:
-    saved, meta = ckpt.restore(latest, target=jax.eval_shape(
-        lambda: {"params": params, "opt_state": opt_state, "key": key_to_data(base_key)}))
+    # Restored straight onto this run's shardings, whatever mesh wrote the checkpoint.
+    target = {"params": params, "opt_state": opt_state,
+              "key": parallel.put(key_to_data(base_key), parallel.replicated(learner.mesh))}
+    saved, meta = ckpt.restore(latest, target=jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
     params, opt_state = saved["params"], saved["opt_state"]
     base_key, step = data_to_key(saved["key"]), latest
     it.set_state(meta["data_iterator"])
     totals = meta["totals"]
   meta = {"config": cfg.to_dict(), "kind": "rl", "arm": arm, "prior": os.path.abspath(prior_path),
           "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode()}
-  writer = MetricsWriter(out)
-  samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8")
+  writer = MetricsWriter(out)  # process 0 only, as are samples.jsonl and summary.json
+  lead = jax.process_index() == 0
+  samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8") if lead else None
   bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress,
              dynamic_ncols=True)
   bad_in_row = 0
@@ -113,26 +127,29 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
     while step < rl.steps:
       t0 = time.perf_counter()
       batch = next(it)
-      prompts = batch["prompts"]
+      prompts = batch["prompts"]  # this process's share of the step's prompts (all, with one)
       ro = learner.rollout(params, prompts, jax.random.fold_in(base_key, step))
       t1 = time.perf_counter()
-      params, opt_state, update, bad = learner.train_on(params, opt_state, ro, step)
+      params, opt_state, update, bad = learner.train_on(params, opt_state, ro)
       t2 = time.perf_counter()
       step += 1
       bad_in_row = bad_in_row + 1 if bad else 0
+      # Rewards and lengths were computed where the replies are; gathered here only as numbers.
+      ro_all = dataclasses.replace(ro, rewards=parallel.gather_rows(ro.rewards),
+                                   mask=parallel.gather_rows(ro.mask))
       totals["skipped_updates"] += bad
-      totals["rollout_tokens"] += float(ro.mask.sum())
-      totals["trained_tokens"] += float(ro.mask.sum()) * rl.inner_epochs
+      totals["rollout_tokens"] += float(ro_all.mask.sum())
+      totals["trained_tokens"] += float(ro_all.mask.sum()) * rl.inner_epochs
       m = step_metrics(prompts, ro, batch, update,
-                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0})
+                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0}, ro_all)
       m["skipped_updates"] = totals["skipped_updates"]
       if step % rl.log_every == 0 or step == rl.steps:
         writer.write(step, m)
       bar.update(1)
       bar.set_postfix(reward=f"{m['reward']:.3f}", kl=f"{m.get('kl', 0):.4f}",
                       dead=f"{m['dead_groups']:.2f}")
-      if rl.samples_to_dump and step % rl.sample_every == 0:
-        for i in range(min(rl.samples_to_dump, len(prompts))):
+      if samples and rl.samples_to_dump and step % rl.sample_every == 0:
+        for i in range(min(rl.samples_to_dump, ro.rewards.shape[0])):  # this process's prompts
           row = i * rl.group_size
           samples.write(json.dumps({"step": step, "id": prompts[i].get("id"),
                                     "source": prompts[i]["source"],
@@ -151,8 +168,11 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
         break
   bar.close()
   writer.close()
-  samples.close()
+  if samples:
+    samples.close()
   ckpt.close()
+  if not lead:
+    return params, step
   with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump({"arm": arm, "steps": step, **totals, "prompts_per_step": rl.prompts_per_step,
                "group_size": rl.group_size, "max_new_tokens": rl.max_new_tokens,

@@ -51,10 +51,10 @@ class HarmfulFinetune:
     it = sft_batches(self.encoded, sft.batch_size, length_buckets(sft.seq_len),
                      seed=self.cfg.seed, pad_id=self.pad_id)
     own = jax.tree.map(jnp.copy, params)  # the step donates its inputs
-    state = TrainState(own, self.trainer.tx.init(own), 0)
+    state = TrainState(own, self.trainer.init_opt(own), 0)
     for dose in self.doses:
       while state.step < dose:
-        state, _ = self.trainer.step(state, next(it))
+        state, _ = self.trainer.step(state, next(it))  # this process's rows
       yield dose, jax.tree.map(jnp.copy, state.params)
 
 

@@ -9,6 +9,7 @@ Stages, in order (each prints its name, its elapsed time and an estimate of the 
             trait evals, the 7 capability evals and a sample of the trait *training*
             distribution (`trait_train`)
   persona   persistence A: the health and mental-health evals under each attack persona
+            (prior, baseline, beneficial, health_only: the models its comparisons use)
   harmful   persistence B: harmful SFT dose ladder on the prior, baseline and beneficial
             models, then the health (in-domain) and misalignment / alignment-questions /
             model-spec (out-of-domain) evals at each dose
@@ -43,6 +44,7 @@ from btrl_jax.policy import Policy, load_policy
 from btrl_jax.rl import sft
 from btrl_jax.rl import train as rl_train
 from btrl_jax.rl.learner import Learner
+from btrl_jax import parallel
 from btrl_jax.study import harmful as harmful_lib
 
 STAGES = ("data", "prior", "arms", "evals", "persona", "harmful", "report")
@@ -55,6 +57,8 @@ _SECTIONS = {"data": ("seed", "data", "tokenizer"), "prior": ("model", "sft"),
 ARM_DATA_KEYS = data_build.ARM_KEYS
 TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
 HARMFUL_MODELS = ("prior", "baseline", "beneficial")
+# The persona attack's comparisons are the trait arms vs the baseline (and the prior's retention).
+PERSONA_MODELS = ("prior", "baseline", "beneficial", "health_only")
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 
 
@@ -183,7 +187,8 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
     prog.finish("prior", t, skipped=False)
   else:
     prog.finish("prior", t, skipped=True)
-  prior = load_policy(os.path.join(prior_dir, "checkpoints"))
+  mesh = parallel.make_mesh(cfg.mesh)
+  prior = load_policy(os.path.join(prior_dir, "checkpoints"), mesh)
 
   t = prog.start("arms", f" ({', '.join(arms)}; {cfg.rl.steps} steps each)")
   h = stage_hash(cfg, "arms")
@@ -198,12 +203,12 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
       if f"arms/{arm}" in stamps.state:
         _move_aside(out, workdir)
       if learner is None:
-        learner = Learner(acfg, prior)
+        learner = Learner(acfg, prior, mesh=mesh)
       learner.rl.arm = arm
       rl_train.train(acfg, workdir, learner=learner)
       stamps.mark(f"arms/{arm}", h)
       prog.worked = True
-    arm_policy = load_policy(os.path.join(out, "checkpoints"))
+    arm_policy = load_policy(os.path.join(out, "checkpoints"), mesh)
     params[arm] = arm_policy.params
     summaries[arm] = json.load(open(os.path.join(out, "summary.json")))
   prog.finish("arms", t)
@@ -226,8 +231,9 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
                               f"{len(registry.HEALTH_EVALS)} health evals)")
     h = stage_hash(cfg, "persona")
     health_suite = {n: suite[n] for n in registry.HEALTH_EVALS}
+    attacked = {m: p for m, p in params.items() if m in PERSONA_MODELS}
     for persona in attacks.PERSONAS:
-      persona_records.update(_eval_models(prior, params, health_suite, cfg, workdir, stamps, h,
+      persona_records.update(_eval_models(prior, attacked, health_suite, cfg, workdir, stamps, h,
                                           prog, persona=persona))
     prog.finish("persona", t)
 
