@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 # The default test tier (what CI runs): under 10 minutes on a 2-core CPU.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -266,8 +266,8 @@ def base_config() -> ml_collections.ConfigDict:
       evals="", size=60, temperature=0.0, top_p=1.0, num_samples=1, max_new_tokens=64,
       batch_size=256, n_boot=2000))
   cfg.study = ml_collections.ConfigDict(dict(
-      arms=",".join(ARMS), seeds=1, persona_attack=True, harmful_doses="0,10,25,50,100",
-      harmful_learning_rate=1e-3, harmful_batch_size=16))
+      arms=",".join(ARMS), seeds=1, persona_attack=True, harmful_doses="0,15,30,45,60",
+      harmful_learning_rate=1e-4, harmful_batch_size=16))
   return cfg
 
 

@@ -17,13 +17,13 @@ def get_config(arg: str | None = None):
   cfg.model.update(vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32,
                    mlp_dim=512)
   cfg.tokenizer.vocab_size = 2048
-  cfg.sft.update(data="prior", steps=800, batch_size=32, seq_len=192, learning_rate=4e-3,
+  cfg.sft.update(data="prior", steps=600, batch_size=32, seq_len=192, learning_rate=4e-3,
                  warmup_steps=40, log_every=20)
-  cfg.rl.update(steps=30, prompts_per_step=20, group_size=8, max_new_tokens=64,
+  cfg.rl.update(steps=25, prompts_per_step=20, group_size=8, max_new_tokens=64,
                 learning_rate=5e-4, warmup_steps=4, sample_every=10)
   cfg.checkpoint.every_steps = 20
   cfg.eval.update(size=50, max_new_tokens=64, batch_size=256, n_boot=2000)
-  cfg.study.update(harmful_doses="0,10,30,60")
+  cfg.study.update(harmful_doses="0,15,30,45,60")
   if arg == "smoke":
     cfg.data.update(prior_size=600, rl_trait_prompts=240, rl_standard_prompts=1200,
                     eval_per_trait=8, eval_per_task_family=8, harmful_size=80)

@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow  # `btrl bench grpo` (below) covers the bench command in the default tier
 def test_bench_sample_prints_one_w1_json_line():
   r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "sample", "--repeats=1"],
                      cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -96,3 +96,22 @@ def test_bench_memory_rows_are_json():
   model = nnx.eval_shape(lambda: build(study.model, 0))
   assert rows[("study", (1, 1, 1))]["params"] == param_count(model)
   assert "| llama3_8b | 1,4,2 |" in capacity.format_table(out["rows"])
+
+
+def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
+  """`btrl bench memory --config=...`: one JSON line; the config's model on its mesh, one RL step's rows."""
+  import subprocess
+  import sys
+  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "memory",
+                      "--config=configs/study.py", "--config.model.dtype=bfloat16"],
+                     capture_output=True, text=True, timeout=300,
+                     cwd=__file__.rsplit("/tests/", 1)[0])
+  assert r.returncode == 0, r.stderr[-2000:]
+  out = json.loads(r.stdout.strip().splitlines()[-1])
+  first = out["rows"][0]
+  study = capacity._study_config()
+  assert first["model"] == "config" and first["mesh"] == {"data": 1, "fsdp": 1, "tensor": 1}
+  assert first["batch"] == study.rl.prompts_per_step * study.rl.group_size
+  assert first["dtype"] == "bfloat16" and first["param_dtype"] == "float32"  # bf16 compute, f32 master
+  assert first["bytes_per_device"]["kv_cache"] * 2 == out["rows"][2]["bytes_per_device"]["kv_cache"]
+  assert "| config | 1,1,1 |" in r.stderr  # the table goes to stderr

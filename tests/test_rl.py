@@ -70,7 +70,10 @@ def test_rl_raises_a_simple_reward_and_never_moves_the_reference(tok):
   assert not np.array_equal(np.asarray(moved), np.asarray(nnx.to_pure_dict(learner.ref_params)["embed"]))
 
 
-@pytest.mark.parametrize("prompts,group,words", [(3, 4, 3), (4, 8, 3), (5, 16, 2), (4, 8, 30)])
+# The default tier keeps the long prompts; the other cases run in `make test-slow`.
+@pytest.mark.parametrize("prompts,group,words", [
+    pytest.param(3, 4, 3, marks=pytest.mark.slow), pytest.param(4, 8, 3, marks=pytest.mark.slow),
+    pytest.param(5, 16, 2, marks=pytest.mark.slow), (4, 8, 30)])
 def test_rollout_shapes_and_old_logprobs_match_a_full_forward(tok, prompts, group, words):
   cfg = _cfg(prompts_per_step=prompts, group_size=group)
   prior = _prior(cfg, tok)
@@ -103,7 +106,9 @@ def test_non_finite_update_is_skipped(tok):
   jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, params), before)
 
 
-@pytest.mark.parametrize("minibatches", [1, 6, 4])  # 12 rows in groups of 4: sizes 12, 2, 3
+# 12 rows in groups of 4: sizes 12 and 3 (no sharing) in the slow tier, 2 (half groups) here.
+@pytest.mark.parametrize("minibatches", [pytest.param(1, marks=pytest.mark.slow), 6,
+                                         pytest.param(4, marks=pytest.mark.slow)])
 def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(tok, minibatches):
   """Whole groups, half groups and runs of rows from different prompts (no sharing) all train
   without recompiling; a minibatch's shared-prompt update has the plain forward's loss, metrics

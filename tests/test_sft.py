@@ -92,6 +92,7 @@ def test_loss_mask_learns_only_the_final_assistant_turn(corpus):
   assert tok.decode(learned) == "b a" and learned[-1] == tok.end_id
 
 
+@pytest.mark.slow  # the study smoke test (tests/test_study.py) runs the CLI end to end by default
 def test_end_to_end_cli_sft_then_sample_follows_the_rule(tmp_path):
   """`btrl sft` on the built-in reverse corpus, then `btrl sample` on held-out word lists."""
   env = dict(os.environ, PYTHONUNBUFFERED="1")

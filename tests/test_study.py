@@ -85,6 +85,7 @@ def test_report_has_every_contract_field_and_plot(study):
   assert health_only["n_evals"] == 44 and all(e["tag"] == "non_health" for e in health_only["evals"])
   assert set(report["persona_attack"]["personas"]) == {"bad_medical", "mental_health_disallowed",
                                                        "helpful_medical"}
+  assert set(report["persona_attack"]["models"]) == {"baseline", "beneficial", "health_only"}
   assert report["harmful_finetune"]["doses"] == [0, 2, 4]
   assert set(report["harmful_finetune"]["models"]) == {"prior", "baseline", "beneficial"}
   assert report["rl"]["compute_matched"] is True

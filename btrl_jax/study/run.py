@@ -9,7 +9,7 @@ Stages, in order (each prints its name, its elapsed time and an estimate of the 
             trait evals, the 7 capability evals and a sample of the trait *training*
             distribution (`trait_train`)
   persona   persistence A: the health and mental-health evals under each attack persona
-            (prior, baseline, beneficial, health_only: the models its comparisons use)
+            (baseline, beneficial, health_only: the models its comparisons use)
   harmful   persistence B: harmful SFT dose ladder on the prior, baseline and beneficial
             models, then the health (in-domain) and misalignment / alignment-questions /
             model-spec (out-of-domain) evals at each dose
@@ -57,8 +57,8 @@ _SECTIONS = {"data": ("seed", "data", "tokenizer"), "prior": ("model", "sft"),
 ARM_DATA_KEYS = data_build.ARM_KEYS
 TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
 HARMFUL_MODELS = ("prior", "baseline", "beneficial")
-# The persona attack's comparisons are the trait arms vs the baseline (and the prior's retention).
-PERSONA_MODELS = ("prior", "baseline", "beneficial", "health_only")
+# The persona attack's comparisons: the trait arms against the compute-matched baseline.
+PERSONA_MODELS = ("baseline", "beneficial", "health_only")
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 
 
