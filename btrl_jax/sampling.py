@@ -40,6 +40,8 @@ class SampleOutput(NamedTuple):
   tokens: np.ndarray  # [B, N] int32; pad_id after the end of each sequence
   lengths: np.ndarray  # [B] int32; generated tokens including the EOS token, if any
   logprobs: np.ndarray  # [B, N] float32; 0 after the end of each sequence
+  prompt_tokens: np.ndarray  # [P, Lp] int32: the left-padded prompt block (`prompt_block`)
+  prompt_valid: np.ndarray  # [P, Lp] bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +240,7 @@ class Sampler:
     every process must call it together, with the same number of prompts and the same key.
     """
     n_prompts, n_new = len(prompts), sampling.max_new_tokens
-    tok, valid = self.prompt_block(prompts)
+    block = tok, valid = self.prompt_block(prompts)
     if self.mesh is not None:
       tok, valid = parallel.global_batch((tok, valid), self.mesh)
     greedy = sampling.temperature == 0.0
@@ -249,4 +251,5 @@ class Sampler:
         top_k=sampling.top_k, top_p=float(sampling.top_p))
     rows = n_prompts * group_size
     tokens, lengths, logps = (parallel.local_rows(x)[:rows] for x in out)
-    return SampleOutput(tokens[:, :n_new], lengths, logps[:, :n_new])
+    return SampleOutput(tokens[:, :n_new], lengths, logps[:, :n_new], block[0][:n_prompts],
+                        block[1][:n_prompts])

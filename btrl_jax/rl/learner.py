@@ -179,7 +179,7 @@ class Learner:
     replies = [self.tok.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
     rewards = np.asarray([self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)],
                          np.float32).reshape(len(prompts), g)
-    ptok, pvalid = (x[:len(prompts)] for x in self.sampler.prompt_block(encoded))
+    ptok, pvalid = out.prompt_tokens, out.prompt_valid
     n = rl.max_new_tokens
     mask = np.arange(n)[None, :] < out.lengths[:, None]
     tokens = np.concatenate([np.repeat(ptok, g, axis=0), out.tokens], axis=1)
