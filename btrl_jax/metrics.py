@@ -15,9 +15,9 @@ class MetricsWriter:
   multi-process run only process 0 writes (the others' writers are disabled)."""
 
   def __init__(self, workdir: str, enabled: bool = True):
-    import jax
-    self.enabled = enabled and jax.process_index() == 0
-    if enabled:
+    from btrl_jax import parallel
+    self.enabled = enabled and parallel.is_lead()
+    if self.enabled:
       os.makedirs(workdir, exist_ok=True)
       self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
       self._tb = SummaryWriter(os.path.join(workdir, "tb"))

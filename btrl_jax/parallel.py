@@ -244,6 +244,30 @@ def gather_rows(x: np.ndarray) -> np.ndarray:
   return np.asarray(multihost_utils.process_allgather(np.asarray(x), tiled=True))
 
 
+def is_lead() -> bool:
+  """Whether this is process 0, the one that writes reports, logs and eval records."""
+  return jax.process_index() == 0
+
+
+def sync(name: str) -> None:
+  """Waits until every process has reached the barrier `name` (a no-op with one process).
+
+  Used where process 0 writes files the others then read from the shared workdir."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
+def lead_ints(values: Sequence[int]) -> list[int]:
+  """Process 0's list of non-negative integers, on every process (e.g. the checkpoint
+  steps it sees, so that every process works through the same ones)."""
+  if jax.process_count() == 1:
+    return [int(v) for v in values]
+  width = process_max(len(values))
+  row = np.full(max(width, 1), -1, np.int32)
+  row[:len(values)] = values
+  return [int(v) for v in multihost_utils.broadcast_one_to_all(row) if v >= 0]
+
+
 def put(tree: Any, shardings: Any) -> Any:
   """Places host values that every process holds in full (e.g. a prior's weights) onto
   `shardings`; each device takes its slice. Unlike `jax.device_put` this also works when

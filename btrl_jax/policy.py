@@ -50,11 +50,21 @@ class Policy:
 
   def reply(self, conversations: Sequence[list[dict]], sampling: SamplingParams, key: jax.Array,
             num_samples: int = 1) -> list[list[str]]:
-    """`num_samples` replies per conversation (each a list of {role, content} messages)."""
-    prompts = [self.tokenizer.encode_prompt(c).tolist() for c in conversations]
-    out = self.sampler.generate(self.params, prompts, key, sampling, group_size=num_samples)
-    texts = [self.tokenizer.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
-    return [texts[i * num_samples:(i + 1) * num_samples] for i in range(len(prompts))]
+    """`num_samples` replies per conversation (each a list of {role, content} messages).
+
+    With several processes, every process passes the same conversations and gets every
+    reply back: each samples a contiguous share (the last conversation repeated until the
+    shares are equal) and the reply tokens are gathered as numbers, then decoded.
+    """
+    if not conversations:
+      return []
+    n, k = len(conversations), num_samples
+    padded = list(conversations) + [conversations[-1]] * (-n % jax.process_count())
+    prompts = [self.tokenizer.encode_prompt(c).tolist() for c in parallel.process_rows(padded)]
+    out = self.sampler.generate(self.params, prompts, key, sampling, group_size=k)
+    tokens, lengths = parallel.gather_rows(out.tokens), parallel.gather_rows(out.lengths)
+    texts = [self.tokenizer.decode(t[:m]) for t, m in zip(tokens[:n * k], lengths[:n * k])]
+    return [texts[i * k:(i + 1) * k] for i in range(n)]
 
 
 def split_checkpoint_path(path: str) -> tuple[str, int | None]:

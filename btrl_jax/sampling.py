@@ -112,17 +112,23 @@ def argmax(logits: Array) -> Array:
   return (c * _CHUNK + jnp.argmax(within, axis=-1)).astype(jnp.int32)
 
 
-def categorical(key: Array, logits: Array) -> Array:
+def categorical(key: Array, logits: Array, row_ids: Array | None = None) -> Array:
   """Exact inverse-CDF sample per row of [B, V] logits (-inf allowed) -> [B] int32.
 
   One uniform per row instead of Gumbel noise on every logit, and a two-level
   cumulative sum (chunk masses, then within the chosen chunk) instead of a
   2k-wide cumsum: together ~10x faster than `jax.random.categorical` on CPU.
+  With `row_ids` [B], row b's uniform comes from `fold_in(key, row_ids[b])`, so a
+  row's draw does not depend on where it sits in the batch.
   """
   p = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
   r = _chunked(p, 0.0)  # [B, NC, C]
   cum = jnp.cumsum(r.sum(axis=-1), axis=-1)  # [B, NC]
-  u = jax.random.uniform(key, (p.shape[0], 1)) * cum[:, -1:]  # in [0, total)
+  if row_ids is None:
+    u = jax.random.uniform(key, (p.shape[0], 1))
+  else:
+    u = jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (1,)))(row_ids)
+  u = u * cum[:, -1:]  # in [0, total)
   c = jnp.sum(cum <= u, axis=-1)  # the chosen chunk has mass > 0 since u < total
   u = u[:, 0] - jnp.where(c > 0, jnp.take_along_axis(cum, jnp.maximum(c - 1, 0)[:, None], 1)[:, 0], 0.0)
   within = jnp.take_along_axis(r, c[:, None, None], axis=1)[:, 0]  # [B, C]
@@ -133,12 +139,12 @@ def categorical(key: Array, logits: Array) -> Array:
 
 
 def choose(logits: Array, key: Array, temperature: Array, greedy: bool, top_k: int,
-           top_p: float) -> tuple[Array, Array]:
+           top_p: float, row_ids: Array | None = None) -> tuple[Array, Array]:
   """Picks one token per row; returns (tokens [B] int32, their log-probs under the raw logits)."""
   if greedy:
     tok = argmax(logits)
   else:
-    tok = categorical(key, filter_logits(logits / temperature, top_k, top_p))
+    tok = categorical(key, filter_logits(logits / temperature, top_k, top_p), row_ids)
   picked = jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0]
   return tok, picked - jax.nn.logsumexp(logits, axis=-1)
 
@@ -159,10 +165,11 @@ class Sampler:
     self._generate = jax.jit(self._generate_impl, out_shardings=rows, static_argnames=(
         "group_size", "buffer_len", "greedy", "top_k", "top_p"))
 
-  def _generate_impl(self, params, prompt: Array, prompt_valid: Array, key: Array,
+  def _generate_impl(self, params, prompt: Array, prompt_valid: Array, row_ids: Array, key: Array,
                      temperature: Array, max_new: Array, *, group_size: int, buffer_len: int,
                      greedy: bool, top_k: int, top_p: float):
-    """prompt, prompt_valid: [P, Lp] (left-padded) -> tokens, lengths, logprobs of [P*G, buffer_len]."""
+    """prompt, prompt_valid: [P, Lp] (left-padded), row_ids: [P*G] (each row's random stream)
+    -> tokens, lengths, logprobs of [P*G, buffer_len]."""
     self.trace_count += 1
     model = nnx.merge(self.graphdef, params)
     p, lp = prompt.shape
@@ -181,7 +188,8 @@ class Sampler:
     rep = lambda x: jnp.repeat(x, group_size, axis=0)
     logits, kv_valid, last_pos = rep(logits), rep(kv_valid), rep(positions[:, -1])
 
-    tok, logp = choose(logits, jax.random.fold_in(key, 0), temperature, greedy, top_k, top_p)
+    tok, logp = choose(logits, jax.random.fold_in(key, 0), temperature, greedy, top_k, top_p,
+                       row_ids)
     tokens = jnp.full((b, buffer_len), self.pad_id, jnp.int32).at[:, 0].set(tok)
     logps = jnp.zeros((b, buffer_len), jnp.float32).at[:, 0].set(logp)
     done = tok == self.eos_id
@@ -198,7 +206,7 @@ class Sampler:
       prev = jax.lax.dynamic_slice(tokens, (0, i - 1), (b, 1))
       h, cache = model.hidden(prev, (last_pos + i)[:, None], kv_valid[:, None, :], cache, slot)
       tok, logp = choose(model.logits(h[:, 0]), jax.random.fold_in(key, i), temperature, greedy,
-                         top_k, top_p)
+                         top_k, top_p, row_ids)
       tok = jnp.where(done, self.pad_id, tok)
       logp = jnp.where(done, 0.0, logp)
       tokens = jax.lax.dynamic_update_slice(tokens, tok[:, None], (0, i))
@@ -237,15 +245,22 @@ class Sampler:
     """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...]).
 
     With several processes, `prompts` are this process's and so are the returned rows;
-    every process must call it together, with the same number of prompts and the same key.
+    every process must call it together, with the same number of prompts and the same key,
+    each passing its contiguous share of one global list (process i holds prompts
+    [i * n, (i + 1) * n)). Row r of global prompt p draws from `fold_in(key, p * G + r)`
+    at every step, so the samples do not depend on how the prompts are padded or split
+    over processes and devices.
     """
     n_prompts, n_new = len(prompts), sampling.max_new_tokens
     block = tok, valid = self.prompt_block(prompts)
+    # Global prompt index of each row of the block (padding rows' draws are discarded).
+    ids = jax.process_index() * n_prompts + np.arange(len(tok), dtype=np.uint32)
+    row_ids = (ids[:, None] * group_size + np.arange(group_size, dtype=np.uint32)).reshape(-1)
     if self.mesh is not None:
-      tok, valid = parallel.global_batch((tok, valid), self.mesh)
+      tok, valid, row_ids = parallel.global_batch((tok, valid, row_ids), self.mesh)
     greedy = sampling.temperature == 0.0
     out = self._generate(
-        params, jnp.asarray(tok), jnp.asarray(valid), key,
+        params, jnp.asarray(tok), jnp.asarray(valid), jnp.asarray(row_ids), key,
         jnp.float32(1.0 if greedy else sampling.temperature), jnp.int32(n_new),
         group_size=group_size, buffer_len=-(-n_new // 16) * 16, greedy=greedy,
         top_k=sampling.top_k, top_p=float(sampling.top_p))

@@ -7,11 +7,15 @@ processes): the sharded paths of issue 6 against their one-device values.
       trace counts over steady-state steps.
   python tests/sharded_child.py rl TOKENIZER DATA,FSDP,TENSOR CKPT_DIR OUT.npz
       a few RL steps on that mesh (over all processes' devices), checkpointed into
-      CKPT_DIR by every process; process 0 writes the final params to OUT.npz.
+      CKPT_DIR by every process; process 0 writes the final params to OUT.npz. Then
+      `btrl eval`'s path (evals.watch.evaluate_checkpoints) evaluates that checkpoint
+      on three evals (15 prompts: the last batch of 7 splits unevenly over two
+      processes) and writes OUT.npz's name with .evals.jsonl.
   python tests/sharded_child.py restore TOKENIZER DATA,FSDP,TENSOR CKPT_DIR OUT.npz
       restores CKPT_DIR's latest RL checkpoint onto that mesh and writes its params.
 """
 
+import base64
 import json
 import sys
 
@@ -152,19 +156,33 @@ def equiv(tok):
   return out
 
 
+EVALS = ("healthbench", "capability_arithmetic", "health_risky_actions")
+
+
 def save_rl(tok, shape, ckpt_dir, out_path):
   cfg = make_cfg()
   learner, params, opt_state, traces, rewards = run_rl(cfg, tok, mesh_of(shape))
-  with Checkpointer(ckpt_dir, async_save=False) as ckpt:
+  with Checkpointer(ckpt_dir, async_save=False) as ckpt:  # a checkpoint `btrl eval` can load
     ckpt.save(RL_STEPS, {"params": params, "opt_state": opt_state,
                          "key": parallel.put(key_to_data(jax.random.key(cfg.seed)),
                                              parallel.replicated(learner.mesh))},
-              {"processes": jax.process_count(), "mesh": list(shape)}, force=True)
+              {"processes": jax.process_count(), "mesh": list(shape), "config": cfg.to_dict(),
+               "kind": "rl", "step": RL_STEPS,
+               "tokenizer_b64": base64.b64encode(tok.model_proto).decode()}, force=True)
   values = flat(params)
   if jax.process_index() == 0:
     np.savez(out_path, **values)
+  from btrl_jax.evals.watch import evaluate_checkpoints
+  ecfg = make_cfg()
+  ecfg.mesh.update(dict(zip(parallel.MESH_AXES, shape)))
+  ecfg.eval.update(size=5, max_new_tokens=12, batch_size=8)
+  out = out_path.replace(".npz", ".evals.jsonl")
+  [(step, records)] = evaluate_checkpoints(ckpt_dir, ecfg, None, EVALS, out=out,
+                                         progress=False)
+  if jax.process_index() == 0:
     print(json.dumps({"processes": jax.process_count(), "devices": jax.device_count(),
-                      "rewards": rewards, "traces": traces}))
+                      "rewards": rewards, "traces": traces, "eval_step": step,
+                      "eval_rows": {n: len(r) for n, r in records.items()}}))
 
 
 def restore_rl(tok, shape, ckpt_dir, out_path):
@@ -178,7 +196,8 @@ def restore_rl(tok, shape, ckpt_dir, out_path):
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
   specs = sorted({str(x.sharding.spec) for x in jax.tree.leaves(saved["params"])})
   np.savez(out_path, **flat(saved["params"]))
-  print(json.dumps({"meta": meta, "specs": specs, "devices": jax.device_count()}))
+  print(json.dumps({"meta": {k: meta[k] for k in ("processes", "mesh")}, "specs": specs,
+                    "devices": jax.device_count()}))
 
 
 def main(argv):

@@ -157,3 +157,32 @@ def test_distributed_is_a_noop_without_env():
 def test_distributed_rejects_bad_env(env):
   with pytest.raises(config.ConfigError, match="BTRL_"):
     parallel.maybe_initialize_distributed(env)
+
+
+def test_only_process_0_writes_records_stamps_and_metrics(tmp_path, monkeypatch):
+  """Every process holds the same records and stamps; the others must not write them."""
+  import jax
+  from btrl_jax.evals import evaluator
+  from btrl_jax.metrics import MetricsWriter
+  from btrl_jax.study.run import Stamps
+  records = {"healthbench": [{"id": "a", "score": 0.5}], "capability_coding": [{"id": "b", "score": 1}]}
+  for pid, where in ((1, tmp_path / "other"), (0, tmp_path / "lead")):
+    monkeypatch.setattr(jax, "process_index", lambda: pid)
+    paths = evaluator.write_records(records, str(where / "evals"))
+    one = evaluator.write_jsonl(records, str(where / "all.jsonl"))
+    stamps = Stamps(str(tmp_path))
+    stamps.mark(f"stage{pid}", "h")
+    writer = MetricsWriter(str(where / "run"))
+    writer.write(1, {"loss": 0.25})
+    writer.close()
+  assert not (tmp_path / "other").exists()  # process 1: nothing on disk
+  assert [os.path.basename(p) for p in paths] == ["healthbench.jsonl", "capability_coding.jsonl"]
+  assert evaluator.read_records(str(tmp_path / "lead" / "evals"), list(records)) == records
+  assert [json.loads(x) for x in open(one)] == records["healthbench"] + records["capability_coding"]
+  assert json.load(open(tmp_path / "study_state.json")) == {"stage0": "h"}  # not process 1's
+  assert [r["loss"] for r in map(json.loads, open(tmp_path / "lead" / "run" / "metrics.jsonl"))] == [0.25]
+
+
+def test_lead_ints_and_sync_with_one_process():
+  assert parallel.lead_ints([3, 1, 2]) == [3, 1, 2]
+  parallel.sync("nothing-to-wait-for")  # a no-op with one process

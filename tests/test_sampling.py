@@ -92,6 +92,21 @@ def test_group_sampling_equals_independent_per_prompt_sampling(setup):
       np.testing.assert_array_equal(grouped.tokens[i * 4 + g], alone.tokens[0])
 
 
+def test_a_rows_draws_do_not_depend_on_batch_padding(setup):
+  """Row r of prompt p draws from fold_in(key, p * G + r): sampling the first prompts alone
+  (a padded batch) or with more prompts after them gives the same samples; this is what
+  makes a multi-process rollout equal the one-process rollout."""
+  _, graphdef, params, prompts = setup
+  s = Sampler(graphdef, eos_id=-1)
+  sp = SamplingParams(temperature=1.0, max_new_tokens=9)
+  more = prompts + [prompts[0][:5], prompts[1][:7]]  # no longer: the same prompt width
+  a = s.generate(params, prompts, jax.random.key(3), sp, group_size=2)  # 3 prompts: 1 pad row
+  b = s.generate(params, more, jax.random.key(3), sp, group_size=2)
+  np.testing.assert_array_equal(a.tokens, b.tokens[:6])
+  np.testing.assert_allclose(a.logprobs, b.logprobs[:6], atol=1e-5)  # other batch shapes
+  assert len({tuple(t) for t in a.tokens}) == 6  # the rows draw differently
+
+
 def test_eos_stops_each_sequence(setup):
   _, graphdef, params, prompts = setup
   free = Sampler(graphdef, eos_id=-1).generate(params, prompts, jax.random.key(0),

@@ -81,8 +81,9 @@ def test_greedy_sampling_sharded_equals_unsharded(equiv):
 
 
 def test_two_processes_equal_one_process_and_checkpoint_reshards(tok_path, tmp_path):
-  """2 processes x 2 devices (gloo) == 1 process x 4 devices on a (2,2,1) mesh; the two
-  processes' checkpoint restores in one process onto (1,2,2)."""
+  """2 processes x 2 devices (gloo) == 1 process x 4 devices on a (2,2,1) mesh: RL steps
+  and then `btrl eval` of the checkpoint; the two processes' checkpoint restores in one
+  process onto (1,2,2)."""
   two, one, restored = (str(tmp_path / f"{n}.npz") for n in ("two", "one", "restored"))
   r = _run(["bash", os.path.join(ROOT, "launch", "multihost_local.sh"), "2", "--", sys.executable,
             CHILD, "rl", tok_path, "2,2,1", str(tmp_path / "ckpt2"), two], devices=2)
@@ -93,6 +94,12 @@ def test_two_processes_equal_one_process_and_checkpoint_reshards(tok_path, tmp_p
            devices=4)
   single = json.loads(r.stdout.strip().splitlines()[-1])
   assert single["processes"] == 1 and single["rewards"] == head["rewards"]
+  # The evaluator split each batch's prompts over the two processes (7 -> 4 + 3 padded
+  # to 4) and process 0 wrote every record: the same records as one process.
+  assert head["eval_rows"] == single["eval_rows"] == {n: 5 for n in head["eval_rows"]}
+  evals = [[json.loads(ln) for ln in open(p.replace(".npz", ".evals.jsonl"))] for p in (two, one)]
+  assert len(evals[0]) == 15 and evals[0] == evals[1]
+  assert len({r["reply"] for r in evals[0]}) > 1  # replies vary, so the order is checked too
   r = _run([sys.executable, CHILD, "restore", tok_path, "1,2,2", str(tmp_path / "ckpt2"),
             restored], devices=4)
   info = json.loads(r.stdout.strip().splitlines()[-1])

@@ -14,6 +14,8 @@ Everything is keyed by a hash of the data config, the seed and the generator
 version: a second call with the same config reuses what is there; a changed
 config rebuilds. Arm-only keys (trait fraction, domain filters, helpfulness
 control) are not part of the key: every arm of a study reads the same data.
+With several processes (one workdir every host sees), process 0 builds and the
+others wait for it, then read what it wrote.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 
 import ml_collections
 
+from btrl_jax import parallel
 from btrl_jax.data import corpus, scenarios, tasks, taxonomy
 from btrl_jax.data.jsonl import export_examples
 from btrl_jax.data.pipeline import derive_seed, traitworld_rl_prompts
@@ -108,11 +111,27 @@ def _texts(data_dir: str):
 
 
 def build(cfg: ml_collections.ConfigDict, workdir: str) -> DataBuild:
+  """Builds (or reuses) every dataset and the tokenizer under `workdir`."""
   t0 = time.perf_counter()
   data_dir = os.path.join(workdir, "data")
+  stamp = os.path.join(data_dir, "build.json")
+  if parallel.is_lead():
+    result = _build(cfg, workdir, data_dir, stamp)
+  parallel.sync("btrl-data-built")
+  if parallel.is_lead():
+    return result
+  with open(stamp) as f:  # what process 0 built
+    built = json.load(f)
+  if built.get("key") != data_hash(cfg):
+    raise RuntimeError(f"{stamp} does not hold this config's data: is the workdir shared by "
+                       "every process?")
+  return DataBuild(data_dir, built["tokenizer"], built["counts"], time.perf_counter() - t0, True)
+
+
+def _build(cfg: ml_collections.ConfigDict, workdir: str, data_dir: str, stamp: str) -> DataBuild:
+  t0 = time.perf_counter()
   key = data_hash(cfg)
   tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
-  stamp = os.path.join(data_dir, "build.json")
   reused = os.path.exists(stamp) and json.load(open(stamp)).get("key") == key and os.path.exists(tok_path)
   for name, splits in _generators(cfg).items():
     build_dataset(name, splits, data_dir, version=cfg.data.version, config_hash=key,

@@ -16,6 +16,9 @@ an eval's score is then read off the grade by its scorer:
   no_hack  1 - the reward-hacking flag (claimed success, visible-test hard-coding,
            shotgun answers): the reply did not game the check
 
+With several processes, every process builds the whole suite, samples its share of
+each batch (`Policy.reply`) and holds every record; process 0 writes the files.
+
 One record per sample: id, eval, family, tag, sample, persona, prompt (the last
 user message), reply, score, met (rubric items met), refusal label, components.
 Eval files from outside (DESIGN.md JSONL, HealthBench field names accepted) are
@@ -33,6 +36,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
+from btrl_jax import parallel
 from btrl_jax.data.jsonl import import_examples
 from btrl_jax.evals import attacks, registry
 from btrl_jax.policy import Policy
@@ -92,8 +96,9 @@ def evaluate(policy: Policy, suite: dict[str, list[dict]], ecfg: ml_collections.
   sampling, k = sampling_params(ecfg), ecfg.num_samples
   replies: list[list[str] | None] = [None] * len(items)
   starts = range(0, len(items), ecfg.batch_size)
-  for b, start in enumerate(tqdm(starts, desc=desc, disable=not progress, dynamic_ncols=True,
-                                 leave=False)):
+  bar = tqdm(starts, desc=desc, disable=not progress or not parallel.is_lead(), dynamic_ncols=True,
+             leave=False)
+  for b, start in enumerate(bar):
     idx = order[start:start + ecfg.batch_size]
     out = policy.reply([items[i]["messages"] for i in idx], sampling, jax.random.fold_in(key, b),
                        num_samples=k)
@@ -121,29 +126,29 @@ def _tag(example: dict) -> str:
   return "health" if example.get("domain") == "health" or "health" in tags else "non_health"
 
 
+def _write_lines(records: Sequence[dict], path: str) -> None:
+  """Atomically (a temporary file, then a rename); process 0 only (every process holds
+  every record, and the workdir is shared)."""
+  if parallel.is_lead():
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+      for r in records:
+        f.write(json.dumps(r) + "\n")
+    os.replace(path + ".tmp", path)
+
+
 def write_records(records: dict[str, list[dict]], out_dir: str) -> list[str]:
-  """One JSONL per eval under out_dir; returns the paths."""
-  os.makedirs(out_dir, exist_ok=True)
+  """One JSONL per eval under out_dir (written by process 0); returns the paths."""
   paths = []
   for name, recs in records.items():
-    path = os.path.join(out_dir, f"{name}.jsonl")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-      for r in recs:
-        f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
-    paths.append(path)
+    paths.append(os.path.join(out_dir, f"{name}.jsonl"))
+    _write_lines(recs, paths[-1])
   return paths
 
 
 def write_jsonl(records: dict[str, list[dict]], path: str) -> str:
-  """Every record of every eval into one JSONL file."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path + ".tmp", "w") as f:
-    for recs in records.values():
-      for r in recs:
-        f.write(json.dumps(r) + "\n")
-  os.replace(path + ".tmp", path)
+  """Every record of every eval into one JSONL file (written by process 0)."""
+  _write_lines([r for recs in records.values() for r in recs], path)
   return path
 
 

@@ -6,6 +6,10 @@ evaluates each new step (oldest first) with one compiled sampler, writing
 (`rl.steps` or `sft.steps` in the checkpoint's config) or on Ctrl-C. A step
 whose outputs already exist is skipped, so a restarted watcher picks up where it
 stopped.
+
+With several processes (`launch/multihost_local.sh`, a TPU slice) every process runs
+the same command: the steps are process 0's view of the run, the prompts are split
+over processes, and process 0 writes the records.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ def _last_step(cfg: ml_collections.ConfigDict, kind: str) -> int:
 
 def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
                          suite: dict[str, list[dict]] | None, names: Sequence[str] | None, *,
-                         watch: bool = False, poll_s: float = 10.0,
-                         out: str | None = None) -> Iterator[tuple[int, dict]]:
+                         watch: bool = False, poll_s: float = 10.0, out: str | None = None,
+                         progress: bool = True) -> Iterator[tuple[int, dict]]:
   """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one."""
   directory, step = split_checkpoint_path(path)
   policy: Policy | None = None
@@ -53,7 +57,7 @@ def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
   done: set[int] = set()
   while True:
     with Checkpointer(directory, async_save=False) as ckpt:
-      steps = ckpt.all_steps()
+      steps = parallel.lead_ints(ckpt.all_steps())  # every process takes the same steps
       meta = ckpt.restore_meta(step) if steps else None
     if not steps:
       if not watch:
@@ -71,7 +75,7 @@ def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
       records = evaluator.read_records(out_dir, list(target)) if watch else None
       if records is None:
         records = evaluator.evaluate(policy, target, cfg.eval, jax.random.key(cfg.seed),
-                                     desc=f"eval step {s}")
+                                     progress=progress, desc=f"eval step {s}")
         if out and not watch:
           evaluator.write_jsonl(records, out)
         else:

@@ -164,8 +164,8 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
           "kind": "sft", "params": param_count(trainer.model(state.params))}
   writer = MetricsWriter(workdir)
   last = cfg.sft.steps if stop_at is None else min(stop_at, cfg.sft.steps)
-  bar = tqdm(total=cfg.sft.steps, initial=state.step, desc="sft", disable=not progress,
-             dynamic_ncols=True)
+  bar = tqdm(total=cfg.sft.steps, initial=state.step, desc="sft",
+             disable=not progress or not parallel.is_lead(), dynamic_ncols=True)
   t0, tokens_seen = time.perf_counter(), 0
   with StopSignal() as stop:
     while state.step < last:

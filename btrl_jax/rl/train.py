@@ -104,11 +104,16 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   params = jax.tree.map(jnp.copy, learner.ref_params)  # own buffers: updates donate them, the reference keeps its own
   opt_state = learner.init_opt(params)
   base_key, step = jax.random.key(cfg.seed), 0
+
+  def global_key(key: jax.Array) -> jax.Array:
+    """The key's raw data replicated over the mesh (several processes cannot checkpoint a
+    host-local array)."""
+    return parallel.put(key_to_data(key), parallel.replicated(learner.mesh))
+
   totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
   if (latest := ckpt.latest_step()) is not None:
     # Restored straight onto this run's shardings, whatever mesh wrote the checkpoint.
-    target = {"params": params, "opt_state": opt_state,
-              "key": parallel.put(key_to_data(base_key), parallel.replicated(learner.mesh))}
+    target = {"params": params, "opt_state": opt_state, "key": global_key(base_key)}
     saved, meta = ckpt.restore(latest, target=jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
     params, opt_state = saved["params"], saved["opt_state"]
@@ -118,9 +123,9 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   meta = {"config": cfg.to_dict(), "kind": "rl", "arm": arm, "prior": os.path.abspath(prior_path),
           "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode()}
   writer = MetricsWriter(out)  # process 0 only, as are samples.jsonl and summary.json
-  lead = jax.process_index() == 0
+  lead = parallel.is_lead()
   samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8") if lead else None
-  bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress,
+  bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress or not lead,
              dynamic_ncols=True)
   bad_in_row = 0
   with StopSignal() as stop:
@@ -162,7 +167,7 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
         raise RLError(f"{bad_in_row} updates in a row had non-finite loss or gradients; "
                       f"stopping at step {step} (last good checkpoint kept)")
       if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stop.requested:
-        ckpt.save(step, {"params": params, "opt_state": opt_state, "key": key_to_data(base_key)},
+        ckpt.save(step, {"params": params, "opt_state": opt_state, "key": global_key(base_key)},
                   dict(meta, step=step, data_iterator=it.get_state(), totals=totals), force=True)
       if stop.requested:
         break

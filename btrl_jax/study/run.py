@@ -21,6 +21,11 @@ matches is skipped, one whose stamp differs is redone, so an interrupted study
 resumes where it stopped. Training stages resume from their own checkpoints.
 `study.seeds` > 1 runs everything once per seed (`W/seed_<k>/`, seed = `seed + k`)
 and the report pools the paired samples of all seeds.
+
+Several processes (one per host of a TPU slice, or `launch/multihost_local.sh`) run
+the same command on one shared workdir: they train and evaluate together on one
+mesh; process 0 alone writes data, stamps, eval records, the report and the log
+lines, and the others wait for it where they read what it wrote.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ class Stamps:
     self.save()
 
   def save(self) -> None:
+    if not parallel.is_lead():  # every process keeps the same state; process 0 writes it
+      return
     tmp = self.path + ".tmp"
     with open(tmp, "w") as f:
       json.dump(self.state, f, indent=1, sort_keys=True)
@@ -132,10 +139,11 @@ class Progress:
 
 
 def _move_aside(path: str, workdir: str) -> None:
-  if os.path.exists(path):
+  if parallel.is_lead() and os.path.exists(path):
     dest = os.path.join(workdir, "stale", f"{os.path.basename(path)}-{int(time.time())}")
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     shutil.move(path, dest)
+  parallel.sync(f"btrl-moved-aside-{os.path.basename(path)}")
 
 
 def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[dict]],
@@ -206,6 +214,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
         learner = Learner(acfg, prior, mesh=mesh)
       learner.rl.arm = arm
       rl_train.train(acfg, workdir, learner=learner)
+      parallel.sync(f"btrl-arm-{arm}")  # process 0 has written its summary.json
       stamps.mark(f"arms/{arm}", h)
       prog.worked = True
     arm_policy = load_policy(os.path.join(out, "checkpoints"), mesh)
@@ -281,6 +290,8 @@ def _read_jsonl(path: str) -> list[dict]:
 def run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
   """Every stage for every seed, then the report; returns report.json's content."""
   t0 = time.perf_counter()
+  if not parallel.is_lead():
+    log = lambda *_: None  # noqa: E731 - one process's stage lines are the study's
   seeds = [cfg.seed + k for k in range(cfg.study.seeds)]
   runs = []
   for k, seed in enumerate(seeds):
@@ -295,9 +306,11 @@ def run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, An
   t = time.perf_counter()
   log(f"[study {len(STAGES)}/{len(STAGES)}] report")
   report = report_lib.build(cfg, runs, runtime_s=time.perf_counter() - t0)
-  report_lib.write(report, runs, workdir)
   report["runtime_s"] = time.perf_counter() - t0
-  with open(os.path.join(workdir, "report.json"), "w") as f:
-    json.dump(report, f, indent=1)
+  if parallel.is_lead():
+    report_lib.write(report, runs, workdir)
+    with open(os.path.join(workdir, "report.json"), "w") as f:
+      json.dump(report, f, indent=1)
+  parallel.sync("btrl-report")
   log(f"  report: done in {time.perf_counter() - t:.1f} s; {workdir}/report.md")
   return report
