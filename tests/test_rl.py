@@ -141,3 +141,24 @@ def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(t
     grad = np.asarray(p) - np.asarray(b)
     np.testing.assert_allclose(np.asarray(p) - np.asarray(a), grad, rtol=1e-4,
                                atol=1e-4 * np.abs(grad).max())
+
+
+def test_step_metrics_break_rewards_down_by_source_and_trait():
+  from types import SimpleNamespace
+  from btrl_jax.rl.train import step_metrics
+  prompts = [{"id": "a", "source": "trait", "trait": "truthfulness"},
+             {"id": "b", "source": "standard"},
+             {"id": "c", "source": "trait", "trait": "corrigibility"},
+             {"id": "d", "source": "trait", "trait": "truthfulness"}]
+  rewards = np.array([[1.0, 0.0], [0.5, 0.5], [0.25, 0.25], [0.0, 0.0]], np.float32)
+  ro = SimpleNamespace(rewards=rewards, mask=np.ones((8, 3), np.float32))
+  m = step_metrics(prompts, ro, {"n_trait_global": 3}, {}, {"rollout": 1.0, "update": 1.0,
+                                                           "total": 2.0})
+  assert m["reward"] == pytest.approx(2.5 / 8) and m["trait_share"] == 3 / 4
+  assert m["reward/standard"] == 0.5 and m["reward/trait"] == pytest.approx(1.5 / 6)
+  assert m["reward/trait/truthfulness"] == 0.25 and m["reward/trait/corrigibility"] == 0.25
+  assert m["dead_groups"] == 0.75 and m["rollout_tokens"] == 24
+  with pytest.raises(ValueError, match="no reward breakdown for 'trait/vanity'"):
+    step_metrics([dict(prompts[0], trait="vanity")], SimpleNamespace(
+        rewards=rewards[:1], mask=np.ones((2, 3), np.float32)), {"n_trait_global": 1}, {},
+        {"rollout": 1.0, "update": 1.0, "total": 2.0})

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer, StopSignal, data_to_key, key_to_data
+from btrl_jax.data import taxonomy
 from btrl_jax.data.pipeline import MixtureConfig, rl_prompt_batches
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.metrics import MetricsWriter
@@ -49,13 +50,30 @@ def init_checkpoint(cfg: ml_collections.ConfigDict, workdir: str) -> str:
   return path
 
 
+# The reward breakdowns of metrics.jsonl: by source, and by trait for trait prompts.
+BREAKDOWN_KEYS = ("standard", "trait") + tuple(f"trait/{t}" for t in taxonomy.TRAIT_IDS)
+
+
+def _breakdown_ids(prompts: list[dict]) -> np.ndarray:
+  """[P, 2] int32 indices into BREAKDOWN_KEYS: the prompt's source, and its trait (-1 for none)."""
+  ids = np.full((len(prompts), 2), -1, np.int32)
+  for i, p in enumerate(prompts):
+    keys = [p["source"]] + ([f"trait/{p.get('trait')}"] if p["source"] == "trait" else [])
+    for j, k in enumerate(keys):
+      if k not in BREAKDOWN_KEYS:
+        raise ValueError(f"RL prompt {p.get('id')!r}: no reward breakdown for {k!r}")
+      ids[i, j] = BREAKDOWN_KEYS.index(k)
+  return ids
+
+
 def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict,
                  ro_all=None) -> dict:
   """Per-step numbers for metrics.jsonl: rewards per source and trait, dead groups, lengths.
 
   `prompts` and `ro` are this process's; `ro_all` has every process's rewards and masks
-  (default `ro`). Totals come from `ro_all`; the per-source and per-trait breakdowns from
-  this process's rows (all rows with one process).
+  (default `ro`), and every number is over all of them: the breakdowns gather each
+  prompt's source and trait as indices, so every process count gives the same metrics.
+  Every process must call it (with several, it gathers).
   """
   ro_all = ro if ro_all is None else ro_all
   g = ro.rewards.shape[1]
@@ -64,10 +82,9 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
        "reply_len": float(ro_all.mask.sum(1).mean()),
        "trait_share": batch["n_trait_global"] / max(len(ro_all.rewards), 1)}
   by = collections.defaultdict(list)
-  for p, r in zip(prompts, ro.rewards):
-    by[f"reward/{p['source']}"].append(r)
-    if p["source"] == "trait":
-      by[f"reward/trait/{p.get('trait')}"].append(r)
+  for ids, r in zip(parallel.gather_rows(_breakdown_ids(prompts)), ro_all.rewards):
+    for i in ids[ids >= 0]:
+      by[f"reward/{BREAKDOWN_KEYS[i]}"].append(r)
   for k, v in by.items():
     m[k] = float(np.mean(v))
   rollout_tokens = float(ro_all.mask.sum())
