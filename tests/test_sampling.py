@@ -147,7 +147,8 @@ def test_chunked_argmax_matches_jnp_including_ties():
 def test_categorical_matches_the_distribution():
   logits = jnp.log(jnp.asarray([0.5, 0.2, 0.15, 0.1, 0.05, 0.0] + [0.0] * 94))
   n = 20000
-  draws = categorical(jax.random.key(0), jnp.broadcast_to(logits, (n, 100)))
+  uniform = jax.random.uniform(jax.random.key(0), (n,))
+  draws = categorical(jnp.broadcast_to(logits, (n, 100)), uniform)
   counts = np.bincount(np.asarray(draws), minlength=100)
   assert counts[5:].sum() == 0  # zero-probability tokens are never drawn
   p = stats.chisquare(counts[:5], n * np.array([0.5, 0.2, 0.15, 0.1, 0.05])).pvalue

@@ -139,3 +139,40 @@ def test_btrl_eval_one_checkpoint_and_watch_a_run(study):
   steps = sorted(int(d.split("_")[1]) for d in os.listdir(os.path.join(run, "evals")))
   assert steps and steps[-1] == 3
   assert [l for l in r.stdout.splitlines() if l.startswith(f"step {steps[-1]} healthbench")]
+
+
+def _report_without_timings(workdir):
+  def drop(x):
+    if isinstance(x, dict):
+      return {k: drop(v) for k, v in x.items()
+              if k not in ("runtime_s", "study_seconds", "stage_seconds", "step_s", "plots")}
+    return [drop(v) for v in x] if isinstance(x, list) else x
+  return drop(json.load(open(os.path.join(workdir, "report.json"))))
+
+
+@pytest.mark.slow
+def test_two_process_study_equals_one_process(tmp_path):
+  """`btrl study :smoke` as 2 processes x 1 device (launch/multihost_local.sh) and as 1 process
+  x 2 devices (the same (1,2,1) mesh): the same report and the same graded samples; process
+  0 alone wrote the study's files. About five minutes on 2 cores."""
+  two, one = str(tmp_path / "two"), str(tmp_path / "one")
+
+  def env(devices):
+    return dict(ENV, JAX_PLATFORMS="cpu",
+                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  r = subprocess.run(["bash", os.path.join(ROOT, "launch", "multihost_local.sh"), "2", "--"] + CMD
+                     + [f"--workdir={two}"], cwd=ROOT, env=env(1), capture_output=True, text=True,
+                     timeout=1200)
+  assert r.returncode == 0, r.stdout[-3000:]
+  stage_lines = [ln for ln in r.stdout.splitlines() if "[study " in ln]
+  assert stage_lines and all(ln.startswith("[0] ") for ln in stage_lines)  # process 0 logs
+  r = subprocess.run(CMD + [f"--workdir={one}"], cwd=ROOT, env=env(2), capture_output=True,
+                     text=True, timeout=1200)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert _report_without_timings(two) == _report_without_timings(one)
+  evals = sorted(os.path.relpath(os.path.join(d, f), two)
+                 for d, _, files in os.walk(os.path.join(two, "evals")) for f in files)
+  assert len(evals) > 100 and not any(f.endswith(".tmp") for f in evals)
+  for f in evals:
+    assert open(os.path.join(two, f)).read() == open(os.path.join(one, f)).read(), f
+  assert len(os.listdir(os.path.join(two, "arms", "baseline", "tb"))) == 1  # one event file
