@@ -182,11 +182,22 @@ def cmd_bench(args: list[str]) -> None:
   print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats)))
 
 
+def _distributed_section() -> dict | None:
+  """`config.distributed` if --config loads and has it; None otherwise (a config that does
+  not load is reported, exit 2, by the command's own `_config()` call)."""
+  try:
+    cfg = _CONFIG.value
+    return cfg.distributed.to_dict() if cfg is not None and "distributed" in cfg else None
+  except Exception:  # noqa: BLE001 - any load failure: left to _config()
+    return None
+
+
 def main(argv: list[str]) -> None:
   command = argv[1]
   try:
     from btrl_jax import parallel
-    parallel.maybe_initialize_distributed()  # BTRL_COORDINATOR=... or BTRL_AUTO_DISTRIBUTED=1
+    # config.distributed.*, else BTRL_COORDINATOR=... / BTRL_AUTO_DISTRIBUTED=1
+    parallel.maybe_initialize_distributed(config=_distributed_section())
     globals()[f"cmd_{command}"](argv)
   except DataError as e:
     errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]

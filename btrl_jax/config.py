@@ -130,6 +130,10 @@ SCHEMA: dict[str, Any] = {
     },
     "mesh": {"data": _int(check=_mesh_axis), "fsdp": _int(check=_mesh_axis),
              "tensor": _int(check=_mesh_axis)},
+    # Multi-process start-up (parallel.maybe_initialize_distributed); BTRL_* variables fill
+    # what is unset here. 0 / -1 / "" = unset.
+    "distributed": {"coordinator": Spec(str), "num_processes": _int(0), "process_id": _int(-1),
+                    "auto": Spec(bool)},
     "tokenizer": {
         "vocab_size": _int(8),
         "model_type": Spec(str, choices=("bpe", "unigram")),
@@ -243,6 +247,8 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.seed = 0
   cfg.model = model_config()
   cfg.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
+  cfg.distributed = ml_collections.ConfigDict(dict(coordinator="", num_processes=0, process_id=-1,
+                                                   auto=False))
   cfg.tokenizer = ml_collections.ConfigDict(dict(vocab_size=2048, model_type="bpe", path=""))
   cfg.sft = ml_collections.ConfigDict(dict(
       data="builtin:reverse", steps=300, batch_size=32, seq_len=64, learning_rate=3e-3,

@@ -104,30 +104,39 @@ def abstract_mesh(shape: Sequence[int]) -> AbstractMesh:
   return AbstractMesh(tuple(sizes), MESH_AXES)
 
 
-def maybe_initialize_distributed(env: Mapping[str, str] | None = None) -> bool:
-  """Joins a multi-process run if the environment asks for one; returns whether it is one.
+def maybe_initialize_distributed(env: Mapping[str, str] | None = None,
+                                 config: Mapping[str, Any] | None = None) -> bool:
+  """Joins a multi-process run if the config or the environment asks for one; returns
+  whether it is one.
 
-  With `BTRL_COORDINATOR=host:port`, `BTRL_NUM_PROCESSES=N` and `BTRL_PROCESS_ID=i`
-  (what `launch/multihost_local.sh` sets) it calls `jax.distributed.initialize` with
-  them; with `BTRL_AUTO_DISTRIBUTED=1` (TPU VMs, where JAX finds the slice's hosts
-  itself) it calls it with no arguments. Otherwise it does nothing. Safe to call more
-  than once. Must run before anything touches a device.
+  `config` is `config.distributed` (`coordinator`, `num_processes`, `process_id`,
+  `auto`); what it leaves unset ("", 0, -1, False) comes from `BTRL_COORDINATOR=host:port`,
+  `BTRL_NUM_PROCESSES=N`, `BTRL_PROCESS_ID=i` (what `launch/multihost_local.sh` sets) and
+  `BTRL_AUTO_DISTRIBUTED=1`. With a coordinator it calls `jax.distributed.initialize` with
+  the three values; with `auto` (TPU VMs, where JAX finds the slice's hosts itself) with
+  no arguments; otherwise it does nothing. Safe to call more than once. Must run before
+  anything touches a device.
   """
   env = os.environ if env is None else env
+  config = config or {}
   if jax.distributed.is_initialized():
     return True
-  coordinator = env.get("BTRL_COORDINATOR", "")
+  coordinator = config.get("coordinator") or env.get("BTRL_COORDINATOR", "")
   if coordinator:
     try:
-      num, pid = int(env["BTRL_NUM_PROCESSES"]), int(env["BTRL_PROCESS_ID"])
+      num = int(config.get("num_processes") or env["BTRL_NUM_PROCESSES"])
+      pid = config.get("process_id", -1)
+      pid = int(pid if pid is not None and pid >= 0 else env["BTRL_PROCESS_ID"])
     except (KeyError, ValueError):
-      raise ConfigError("BTRL_COORDINATOR is set, so BTRL_NUM_PROCESSES and BTRL_PROCESS_ID "
-                        "must be integers") from None
+      raise ConfigError(f"a coordinator ({coordinator}) is set, so the number of processes and "
+                        "this process's id must be integers (config.distributed.num_processes "
+                        "and process_id, or BTRL_NUM_PROCESSES and BTRL_PROCESS_ID)") from None
     if not 0 <= pid < num:
-      raise ConfigError(f"BTRL_PROCESS_ID={pid} must be in [0, BTRL_NUM_PROCESSES={num})")
+      raise ConfigError(f"process id {pid} must be in [0, {num}) "
+                        "(config.distributed.process_id / BTRL_PROCESS_ID)")
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num, process_id=pid)
     return True
-  if env.get("BTRL_AUTO_DISTRIBUTED", "") == "1":
+  if config.get("auto") or env.get("BTRL_AUTO_DISTRIBUTED", "") == "1":
     jax.distributed.initialize()
     return True
   return False

@@ -136,6 +136,29 @@ def test_multihost_two_processes_join_one_jax_job(tmp_path):
     assert f"jax {i} 2 2" in (tmp_path / f"process_{i}.log").read_text()
 
 
+def test_btrl_data_as_two_processes_joined_by_config_flags(tmp_path):
+  """`--config.distributed.*` (no BTRL_* variables) joins two `btrl data` processes into one
+  JAX job: process 0 builds the datasets, process 1 waits at the barrier, then reads them."""
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  env = {k: v for k, v in os.environ.items() if not k.startswith("BTRL_")}
+  env["JAX_PLATFORMS"] = "cpu"
+  procs = [subprocess.Popen(
+      [sys.executable, "-m", "btrl_jax.cli", "data", "--config=configs/study.py:smoke",
+       f"--workdir={tmp_path}", f"--config.distributed.coordinator=127.0.0.1:{port}",
+       "--config.distributed.num_processes=2", f"--config.distributed.process_id={i}"],
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for i in (0, 1)]
+  outs = [p.communicate(timeout=240) for p in procs]
+  for p, (out, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-2000:]
+  last = [out.strip().splitlines()[-1] for out, _ in outs]  # after gloo's connection lines
+  assert last[0].startswith("data: built") and last[1].startswith("data: reused"), last
+  assert os.path.exists(tmp_path / "data" / "build.json") and os.path.exists(tmp_path / "tokenizer.model")
+
+
 def test_multihost_fails_when_one_process_fails():
   r = sh(MULTIHOST, "2", "--", "sh", "-c", 'if [ "$BTRL_PROCESS_ID" = 1 ]; then exit 3; fi; sleep 20',
          timeout=30)

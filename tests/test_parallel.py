@@ -147,6 +147,20 @@ def test_rules_give_valid_even_specs_and_sharded_forward_matches(child, shape):
 def test_distributed_is_a_noop_without_env():
   assert parallel.maybe_initialize_distributed({}) is False
   assert parallel.maybe_initialize_distributed({"BTRL_AUTO_DISTRIBUTED": "0"}) is False
+  unset = config.base_config().distributed.to_dict()
+  assert parallel.maybe_initialize_distributed({}, unset) is False
+
+
+@pytest.mark.parametrize("section,env,words", [
+    ({"coordinator": "127.0.0.1:1234", "num_processes": 2, "process_id": 2}, {}, "process id 2"),
+    ({"coordinator": "127.0.0.1:1234", "num_processes": 0, "process_id": 0}, {},
+     "config.distributed.num_processes"),
+    ({"coordinator": "", "num_processes": 2, "process_id": -1},  # the env's coordinator, no id
+     {"BTRL_COORDINATOR": "127.0.0.1:1234"}, "BTRL_PROCESS_ID"),
+])
+def test_distributed_config_section_errors(section, env, words):
+  with pytest.raises(config.ConfigError, match=words):
+    parallel.maybe_initialize_distributed(env, section)
 
 
 @pytest.mark.parametrize("env", [
