@@ -57,9 +57,17 @@ PyTree = Any
 _ITEMS = ("state", "meta")
 
 
-def key_to_data(key: jax.Array) -> jax.Array:
-    """Typed PRNG key ``[...] key<impl>`` -> raw key data ``[..., k] uint32``."""
-    return jax.random.key_data(key)
+def key_to_data(key: jax.Array, mesh=None) -> jax.Array:
+    """Typed PRNG key ``[...] key<impl>`` -> raw key data ``[..., k] uint32``.
+
+    With a ``mesh``, the data is replicated over it: the form several processes
+    can checkpoint (a host-local array cannot be saved by a multi-process run).
+    """
+    data = jax.random.key_data(key)
+    if mesh is None:
+        return data
+    from btrl_jax import parallel
+    return parallel.put(data, parallel.replicated(mesh))
 
 
 def data_to_key(data: jax.Array, impl: str | None = None) -> jax.Array:

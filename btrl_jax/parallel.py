@@ -182,6 +182,11 @@ def state_shardings(state: Any, mesh: AnyMesh) -> Any:
   return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
+def optimizer_shardings(tx: Any, params: Any, mesh: AnyMesh) -> Any:
+  """NamedShardings of `tx.init(params)` (shapes only): moments like the params."""
+  return state_shardings(jax.eval_shape(tx.init, params), mesh)
+
+
 def cache_shardings(cache: list[dict[str, Any]], mesh: AnyMesh) -> list[dict[str, NamedSharding]]:
   """NamedShardings for a KV cache from `Transformer.init_cache` (see KV_CACHE_AXES)."""
   return [{name: NamedSharding(mesh, logical_to_spec(KV_CACHE_AXES[name], mesh, x.shape))

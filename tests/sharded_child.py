@@ -164,8 +164,7 @@ def save_rl(tok, shape, ckpt_dir, out_path):
   learner, params, opt_state, traces, rewards = run_rl(cfg, tok, mesh_of(shape))
   with Checkpointer(ckpt_dir, async_save=False) as ckpt:  # a checkpoint `btrl eval` can load
     ckpt.save(RL_STEPS, {"params": params, "opt_state": opt_state,
-                         "key": parallel.put(key_to_data(jax.random.key(cfg.seed)),
-                                             parallel.replicated(learner.mesh))},
+                         "key": key_to_data(jax.random.key(cfg.seed), learner.mesh)},
               {"processes": jax.process_count(), "mesh": list(shape), "config": cfg.to_dict(),
                "kind": "rl", "step": RL_STEPS,
                "tokenizer_b64": base64.b64encode(tok.model_proto).decode()}, force=True)
@@ -190,7 +189,7 @@ def restore_rl(tok, shape, ckpt_dir, out_path):
   learner = Learner(cfg, prior(cfg, tok), mesh=mesh_of(shape), reward_fn=vowel_share)
   params = learner.ref_params
   target = {"params": params, "opt_state": learner.init_opt(params),
-            "key": parallel.put(key_to_data(jax.random.key(cfg.seed)), parallel.replicated(learner.mesh))}
+            "key": key_to_data(jax.random.key(cfg.seed), learner.mesh)}
   with Checkpointer(ckpt_dir) as ckpt:
     saved, meta = ckpt.restore(target=jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))

@@ -122,8 +122,7 @@ class Learner:
     self.tx = tx or make_optimizer(cfg.rl)  # tests may pass another optimizer
     # Params and AdamW moments FSDP/tensor-sharded by the one rules table; rows over data x fsdp.
     self.param_shardings = parallel.state_shardings(prior.params, self.mesh)
-    self.opt_shardings = parallel.state_shardings(jax.eval_shape(self.tx.init, prior.params),
-                                                  self.mesh)
+    self.opt_shardings = parallel.optimizer_shardings(self.tx, prior.params, self.mesh)
     self.ref_params = parallel.put(prior.params, self.param_shardings)
     self.sampler = Sampler(self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id,
                            mesh=self.mesh)

@@ -94,14 +94,14 @@ class SFTTrainer:
     abstract = nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed))
     self.graphdef, abstract_params, self.rest = nnx.split(abstract, nnx.Param, ...)
     self.param_shardings = parallel.state_shardings(abstract_params, self.mesh)
-    self.opt_shardings = parallel.state_shardings(jax.eval_shape(self.tx.init, abstract_params),
-                                                  self.mesh)
+    self.opt_shardings = parallel.optimizer_shardings(self.tx, abstract_params, self.mesh)
     self._step = jax.jit(self._step_impl, donate_argnums=(0, 1), out_shardings=(
         self.param_shardings, self.opt_shardings, parallel.replicated(self.mesh)))
+    self._init_opt = jax.jit(self.tx.init, out_shardings=self.opt_shardings)
 
   def init_opt(self, params):
     """AdamW state for `params` (e.g. another model's weights), sharded like the step's output."""
-    return jax.jit(self.tx.init, out_shardings=self.opt_shardings)(params)
+    return self._init_opt(params)
 
   def init(self) -> TrainState:
     def make():

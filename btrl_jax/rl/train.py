@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import dataclasses
 import json
 import os
 import time
@@ -66,28 +65,27 @@ def _breakdown_ids(prompts: list[dict]) -> np.ndarray:
   return ids
 
 
-def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict,
-                 ro_all=None) -> dict:
+def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict) -> dict:
   """Per-step numbers for metrics.jsonl: rewards per source and trait, dead groups, lengths.
 
-  `prompts` and `ro` are this process's; `ro_all` has every process's rewards and masks
-  (default `ro`), and every number is over all of them: the breakdowns gather each
-  prompt's source and trait as indices, so every process count gives the same metrics.
-  Every process must call it (with several, it gathers).
+  `prompts` and `ro` are this process's. Rewards and lengths were computed where the
+  replies are; every process's rewards, masks and each prompt's source and trait (as
+  indices) are gathered here as numbers, so every number is over all rows and every
+  process count gives the same metrics. Every process must call it.
   """
-  ro_all = ro if ro_all is None else ro_all
-  g = ro.rewards.shape[1]
-  m = {"reward": float(ro_all.rewards.mean()), "reward_std": float(ro_all.rewards.std()),
-       "dead_groups": float(np.mean(np.asarray(dead_group_mask(ro_all.rewards)))),
-       "reply_len": float(ro_all.mask.sum(1).mean()),
-       "trait_share": batch["n_trait_global"] / max(len(ro_all.rewards), 1)}
+  rewards, mask = parallel.gather_rows(ro.rewards), parallel.gather_rows(ro.mask)
+  g = rewards.shape[1]
+  m = {"reward": float(rewards.mean()), "reward_std": float(rewards.std()),
+       "dead_groups": float(np.mean(np.asarray(dead_group_mask(rewards)))),
+       "reply_len": float(mask.sum(1).mean()),
+       "trait_share": batch["n_trait_global"] / max(len(rewards), 1)}
   by = collections.defaultdict(list)
-  for ids, r in zip(parallel.gather_rows(_breakdown_ids(prompts)), ro_all.rewards):
+  for ids, r in zip(parallel.gather_rows(_breakdown_ids(prompts)), rewards):
     for i in ids[ids >= 0]:
       by[f"reward/{BREAKDOWN_KEYS[i]}"].append(r)
   for k, v in by.items():
     m[k] = float(np.mean(v))
-  rollout_tokens = float(ro_all.mask.sum())
+  rollout_tokens = float(mask.sum())
   m.update(update)
   m.update(rollout_tokens=rollout_tokens,
            rollout_tok_per_s=rollout_tokens / max(times["rollout"], 1e-9),
@@ -121,16 +119,11 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   params = jax.tree.map(jnp.copy, learner.ref_params)  # own buffers: updates donate them, the reference keeps its own
   opt_state = learner.init_opt(params)
   base_key, step = jax.random.key(cfg.seed), 0
-
-  def global_key(key: jax.Array) -> jax.Array:
-    """The key's raw data replicated over the mesh (several processes cannot checkpoint a
-    host-local array)."""
-    return parallel.put(key_to_data(key), parallel.replicated(learner.mesh))
-
   totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
   if (latest := ckpt.latest_step()) is not None:
     # Restored straight onto this run's shardings, whatever mesh wrote the checkpoint.
-    target = {"params": params, "opt_state": opt_state, "key": global_key(base_key)}
+    target = {"params": params, "opt_state": opt_state,
+              "key": key_to_data(base_key, learner.mesh)}
     saved, meta = ckpt.restore(latest, target=jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
     params, opt_state = saved["params"], saved["opt_state"]
@@ -156,14 +149,11 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
       t2 = time.perf_counter()
       step += 1
       bad_in_row = bad_in_row + 1 if bad else 0
-      # Rewards and lengths were computed where the replies are; gathered here only as numbers.
-      ro_all = dataclasses.replace(ro, rewards=parallel.gather_rows(ro.rewards),
-                                   mask=parallel.gather_rows(ro.mask))
-      totals["skipped_updates"] += bad
-      totals["rollout_tokens"] += float(ro_all.mask.sum())
-      totals["trained_tokens"] += float(ro_all.mask.sum()) * rl.inner_epochs
       m = step_metrics(prompts, ro, batch, update,
-                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0}, ro_all)
+                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0})
+      totals["skipped_updates"] += bad
+      totals["rollout_tokens"] += m["rollout_tokens"]
+      totals["trained_tokens"] += m["rollout_tokens"] * rl.inner_epochs
       m["skipped_updates"] = totals["skipped_updates"]
       if step % rl.log_every == 0 or step == rl.steps:
         writer.write(step, m)
@@ -184,7 +174,8 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
         raise RLError(f"{bad_in_row} updates in a row had non-finite loss or gradients; "
                       f"stopping at step {step} (last good checkpoint kept)")
       if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stop.requested:
-        ckpt.save(step, {"params": params, "opt_state": opt_state, "key": global_key(base_key)},
+        ckpt.save(step, {"params": params, "opt_state": opt_state,
+                         "key": key_to_data(base_key, learner.mesh)},
                   dict(meta, step=step, data_iterator=it.get_state(), totals=totals), force=True)
       if stop.requested:
         break
