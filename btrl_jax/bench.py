@@ -17,7 +17,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -54,16 +54,30 @@ def bench_sample(repeats: int = 5) -> dict:
   graphdef, params = nnx.split(model)
   sampler = Sampler(graphdef, eos_id=-1)  # an id no token has: EOS is never sampled
   rng = np.random.default_rng(0)
-  prompts = [list(rng.integers(4, cfg.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])]
+  prompts = [
+    list(rng.integers(4, cfg.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
+  ]
   n_tokens = W1["prompts"] * W1["group_size"] * W1["new_tokens"]
-  result = {"bench": "sample", "workload": "W1", "params": param_count(model),
-            "sequences": W1["prompts"] * W1["group_size"], "new_tokens": W1["new_tokens"],
-            "backend": jax.default_backend(), "devices": jax.device_count()}
+  result = {
+    "bench": "sample",
+    "workload": "W1",
+    "params": param_count(model),
+    "sequences": W1["prompts"] * W1["group_size"],
+    "new_tokens": W1["new_tokens"],
+    "backend": jax.default_backend(),
+    "devices": jax.device_count(),
+  }
   keys = iter(jax.random.split(jax.random.key(0), repeats + 1))
   for name, temperature in (("t1", 1.0), ("greedy", 0.0)):
     sp = SamplingParams(temperature=temperature, max_new_tokens=W1["new_tokens"])
-    first, median = _time(lambda: sampler.generate(params, prompts, next(keys, jax.random.key(1)), sp,
-                                                   group_size=W1["group_size"]).tokens, repeats)
+    first, median = _time(
+      lambda: (
+        sampler.generate(
+          params, prompts, next(keys, jax.random.key(1)), sp, group_size=W1["group_size"]
+        ).tokens
+      ),
+      repeats,
+    )
     result[f"{name}_tok_per_s"] = round(n_tokens / median, 1)
     result[f"{name}_s"] = round(median, 4)
     result[f"{name}_compile_s"] = round(first - median, 3)
@@ -79,24 +93,34 @@ def bench_grpo(repeats: int = 5) -> dict:
   (`Transformer.shared_prompt_hidden`), as in `btrl train`.
   """
   import jax.numpy as jnp
+
   from btrl_jax.policy import Policy
   from btrl_jax.rl.learner import Learner, Rollout
   from btrl_jax.tokenizer import Tokenizer
 
   cfg = config_lib.base_config()
   cfg.model = config_lib.model_config()
-  cfg.rl.update(prompts_per_step=W1["prompts"], group_size=W1["group_size"],
-                max_new_tokens=W1["new_tokens"], kl_coef=0.04, clip_eps=0.2, clip_eps_high=0.2,
-                loss="grpo", inner_epochs=1, minibatches=1)
+  cfg.rl.update(
+    prompts_per_step=W1["prompts"],
+    group_size=W1["group_size"],
+    max_new_tokens=W1["new_tokens"],
+    kl_coef=0.04,
+    clip_eps=0.2,
+    clip_eps_high=0.2,
+    loss="grpo",
+    inner_epochs=1,
+    minibatches=1,
+  )
   graphdef, params = nnx.split(build(cfg.model, seed=0))
   # The tokenizer is only needed for text; W1 feeds token ids and never samples EOS.
   tok = Tokenizer.train(["w1 benchmark"] * 8, 280)
   learner = Learner(cfg, Policy(cfg, tok, graphdef, params, 0))
   learner.sampler = Sampler(graphdef, eos_id=-1, mesh=learner.mesh)
   rng = np.random.default_rng(0)
-  prompts = [list(rng.integers(4, cfg.model.vocab_size, size=W1["prompt_len"]))
-             for _ in range(W1["prompts"])]
-  ptok, pvalid = (x[:len(prompts)] for x in learner.sampler.prompt_block(prompts))
+  prompts = [
+    list(rng.integers(4, cfg.model.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
+  ]
+  ptok, pvalid = (x[: len(prompts)] for x in learner.sampler.prompt_block(prompts))
   g, n = W1["group_size"], W1["new_tokens"]
   policy = jax.tree.map(jnp.copy, learner.ref_params)  # sharded like the learner's state
   opt_state = learner.init_opt(policy)
@@ -109,9 +133,15 @@ def bench_grpo(repeats: int = 5) -> dict:
     # A cheap, varied reward (the study's grader is host Python and timed apart from this).
     rewards = (out.tokens % 7 == 0).mean(axis=1).astype(np.float32).reshape(len(prompts), g)
     mask = np.ones((len(prompts) * g, n), np.float32)
-    ro = Rollout(np.concatenate([np.repeat(ptok, g, 0), out.tokens], 1),
-                 np.concatenate([np.repeat(pvalid, g, 0), mask.astype(bool)], 1),
-                 mask, out.logprobs, rewards, [], ptok.shape[1])
+    ro = Rollout(
+      np.concatenate([np.repeat(ptok, g, 0), out.tokens], 1),
+      np.concatenate([np.repeat(pvalid, g, 0), mask.astype(bool)], 1),
+      mask,
+      out.logprobs,
+      rewards,
+      [],
+      ptok.shape[1],
+    )
     t1 = time.perf_counter()
     policy, opt_state, metrics, _ = learner.train_on(policy, opt_state, ro, timings=timings)
     jax.block_until_ready(policy)
@@ -126,18 +156,28 @@ def bench_grpo(repeats: int = 5) -> dict:
   for i in range(repeats):
     step(i + 1, timings)
   med = {k: statistics.median(v) for k, v in timings.items()}
-  return {"bench": "grpo", "workload": "W1", "params": param_count(nnx.merge(graphdef, params)),
-          "sequences": len(prompts) * g, "new_tokens": n, "backend": jax.default_backend(),
-          "devices": jax.device_count(), "step_s": round(med["total"], 4),
-          "rollout_s": round(med["rollout"], 4), "reference_s": round(med["reference"], 4),
-          "update_s": round(med["update"], 4), "compile_s": round(first - med["total"], 3),
-          # One program each for rollout, reference and update: steps never recompile.
-          "traces": learner.sampler.trace_count + learner.trace_count,
-          "peak_rss_mb": round(_peak_rss_mb(), 1)}
+  return {
+    "bench": "grpo",
+    "workload": "W1",
+    "params": param_count(nnx.merge(graphdef, params)),
+    "sequences": len(prompts) * g,
+    "new_tokens": n,
+    "backend": jax.default_backend(),
+    "devices": jax.device_count(),
+    "step_s": round(med["total"], 4),
+    "rollout_s": round(med["rollout"], 4),
+    "reference_s": round(med["reference"], 4),
+    "update_s": round(med["update"], 4),
+    "compile_s": round(first - med["total"], 3),
+    # One program each for rollout, reference and update: steps never recompile.
+    "traces": learner.sampler.trace_count + learner.trace_count,
+    "peak_rss_mb": round(_peak_rss_mb(), 1),
+  }
 
 
 def bench_memory(repeats: int = 1) -> dict:
   from btrl_jax import capacity
+
   return capacity.bench_memory(repeats)
 
 

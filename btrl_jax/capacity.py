@@ -20,7 +20,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -33,17 +34,37 @@ from btrl_jax import parallel
 from btrl_jax.models import build
 
 # Published architectures at full size (tests/test_model.py checks the same parameter counts).
-LLAMA3_8B = dict(vocab_size=128256, width=4096, layers=32, heads=32, kv_heads=8, head_dim=128,
-                 mlp_dim=14336, rope_theta=500000.0)  # 8,030,261,248 parameters
-GEMMA_2B = dict(vocab_size=256000, width=2048, layers=18, heads=8, kv_heads=1, head_dim=256,
-                mlp_dim=16384, activation="geglu", tie_embeddings=True, norm_plus_one=True,
-                embed_scale=True)  # Gemma 1; tied embeddings, MQA, GeGLU; 2,506,172,416 parameters
+LLAMA3_8B = dict(
+  vocab_size=128256,
+  width=4096,
+  layers=32,
+  heads=32,
+  kv_heads=8,
+  head_dim=128,
+  mlp_dim=14336,
+  rope_theta=500000.0,
+)  # 8,030,261,248 parameters
+GEMMA_2B = dict(
+  vocab_size=256000,
+  width=2048,
+  layers=18,
+  heads=8,
+  kv_heads=1,
+  head_dim=256,
+  mlp_dim=16384,
+  activation="geglu",
+  tie_embeddings=True,
+  norm_plus_one=True,
+  embed_scale=True,
+)  # Gemma 1; tied embeddings, MQA, GeGLU; 2,506,172,416 parameters
 OPTIMIZERS = ("adamw", "none")
 GIB = 1024**3
 
 
 def _model_config(model_cfg: Mapping[str, Any] | ml_collections.ConfigDict, param_dtype, dtype):
-  base = model_cfg.to_dict() if isinstance(model_cfg, ml_collections.ConfigDict) else dict(model_cfg)
+  base = (
+    model_cfg.to_dict() if isinstance(model_cfg, ml_collections.ConfigDict) else dict(model_cfg)
+  )
   cfg = config_lib.model_config(**base)
   if param_dtype is not None:
     cfg.param_dtype = jnp.dtype(param_dtype).name
@@ -61,6 +82,7 @@ def _bytes(shape: Sequence[int], dtype, sharding: NamedSharding) -> tuple[int, i
 def _optimizer(name: str):
   if name == "adamw":
     from btrl_jax.rl.sft import make_optimizer  # the trainer's optimizer, not a look-alike
+
     return make_optimizer(config_lib.base_config().sft)
   if name == "none":
     return None
@@ -76,15 +98,29 @@ def param_rows(model_cfg, mesh_shape: Sequence[int] = (1, 1, 1), param_dtype=Non
   for path, var in jax.tree.leaves_with_path(params, is_leaf=lambda x: isinstance(x, nnx.Variable)):
     spec = parallel.leaf_spec(var, mesh)
     total, per_device = _bytes(var.shape, var.dtype, NamedSharding(mesh, spec))
-    rows.append(dict(path=jax.tree_util.keystr(path), shape=tuple(var.shape),
-                     names=tuple(var.get_metadata().get("out_sharding") or ()), spec=spec,
-                     bytes=total, bytes_per_device=per_device))
+    rows.append(
+      dict(
+        path=jax.tree_util.keystr(path),
+        shape=tuple(var.shape),
+        names=tuple(var.get_metadata().get("out_sharding") or ()),
+        spec=spec,
+        bytes=total,
+        bytes_per_device=per_device,
+      )
+    )
   return rows
 
 
-def memory_table(model_cfg, mesh_shape: Sequence[int] = (1, 1, 1), batch: int = 1,
-                 seq_len: int = 128, kv_len: int | None = None, param_dtype=None,
-                 optimizer: str = "adamw", dtype=None) -> dict:
+def memory_table(
+  model_cfg,
+  mesh_shape: Sequence[int] = (1, 1, 1),
+  batch: int = 1,
+  seq_len: int = 128,
+  kv_len: int | None = None,
+  param_dtype=None,
+  optimizer: str = "adamw",
+  dtype=None,
+) -> dict:
   """Bytes per device and in total for a model on a (data, fsdp, tensor) mesh.
 
   model_cfg: a `config.model_config`-style ConfigDict or a dict of overrides of it.
@@ -108,33 +144,42 @@ def memory_table(model_cfg, mesh_shape: Sequence[int] = (1, 1, 1), batch: int = 
     pairs = [_bytes(x.shape, x.dtype, s) for x, s in zip(leaves, flat, strict=True)]
     return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
-  logits_spec = parallel.logical_to_spec(("batch", None, "vocab"), mesh,
-                                         (batch, seq_len, cfg.vocab_size))
+  logits_spec = parallel.logical_to_spec(
+    ("batch", None, "vocab"), mesh, (batch, seq_len, cfg.vocab_size)
+  )
   parts = {
-      "params": tree_bytes(params, parallel.state_shardings(params, mesh)),
-      "optimizer": tree_bytes(opt_state, parallel.state_shardings(opt_state, mesh)),
-      "kv_cache": tree_bytes(cache, parallel.cache_shardings(cache, mesh)),
-      "logits": _bytes((batch, seq_len, cfg.vocab_size), jnp.float32,
-                       NamedSharding(mesh, logits_spec)),
+    "params": tree_bytes(params, parallel.state_shardings(params, mesh)),
+    "optimizer": tree_bytes(opt_state, parallel.state_shardings(opt_state, mesh)),
+    "kv_cache": tree_bytes(cache, parallel.cache_shardings(cache, mesh)),
+    "logits": _bytes(
+      (batch, seq_len, cfg.vocab_size), jnp.float32, NamedSharding(mesh, logits_spec)
+    ),
   }
   parts["grads"] = parts["params"]  # same shapes, dtype and shardings as the parameters
-  parts["train_total"] = tuple(sum(parts[k][i] for k in ("params", "grads", "optimizer", "logits"))
-                               for i in (0, 1))
+  parts["train_total"] = tuple(
+    sum(parts[k][i] for k in ("params", "grads", "optimizer", "logits")) for i in (0, 1)
+  )
   parts["decode_total"] = tuple(parts["params"][i] + parts["kv_cache"][i] for i in (0, 1))
   order = ("params", "grads", "optimizer", "logits", "train_total", "kv_cache", "decode_total")
   return {
-      "mesh": dict(zip(parallel.MESH_AXES, map(int, mesh.axis_sizes))),
-      "devices": int(mesh.size),
-      "params": int(sum(x.size for x in jax.tree.leaves(params))),
-      "param_dtype": cfg.param_dtype, "dtype": cfg.dtype, "optimizer": optimizer,
-      "batch": batch, "seq_len": seq_len, "kv_len": kv_len,
-      "bytes_per_device": {k: int(parts[k][1]) for k in order},
-      "bytes_global": {k: int(parts[k][0]) for k in order},
+    "mesh": dict(zip(parallel.MESH_AXES, map(int, mesh.axis_sizes))),
+    "devices": int(mesh.size),
+    "params": int(sum(x.size for x in jax.tree.leaves(params))),
+    "param_dtype": cfg.param_dtype,
+    "dtype": cfg.dtype,
+    "optimizer": optimizer,
+    "batch": batch,
+    "seq_len": seq_len,
+    "kv_len": kv_len,
+    "bytes_per_device": {k: int(parts[k][1]) for k in order},
+    "bytes_global": {k: int(parts[k][0]) for k in order},
   }
 
 
 def _study_config() -> ml_collections.ConfigDict:
-  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "study.py")
+  path = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "study.py"
+  )
   spec = importlib.util.spec_from_file_location("btrl_study_config", path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
@@ -156,17 +201,32 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
   study = _study_config()
   study_len = study.sft.seq_len + study.rl.max_new_tokens
   specs = [
-      ("W1", config_lib.model_config(), (1, 1, 1), 64, 128, None),
-      ("study", study.model, (1, 1, 1), study.rl.prompts_per_step * study.rl.group_size,
-       study_len, None),
+    ("W1", config_lib.model_config(), (1, 1, 1), 64, 128, None),
+    (
+      "study",
+      study.model,
+      (1, 1, 1),
+      study.rl.prompts_per_step * study.rl.group_size,
+      study_len,
+      None,
+    ),
   ]
   for name, arch in (("gemma_2b", GEMMA_2B), ("llama3_8b", LLAMA3_8B)):
     for mesh in ((1, 8, 1), (1, 4, 2)):
       specs.append((name, arch, mesh, 32, 2048, "bfloat16"))
   if cfg is not None:
     mesh = parallel.check_mesh(cfg.mesh, jax.device_count())
-    specs.insert(0, ("config", cfg.model, mesh, cfg.rl.prompts_per_step * cfg.rl.group_size,
-                     cfg.sft.seq_len + cfg.rl.max_new_tokens, None))
+    specs.insert(
+      0,
+      (
+        "config",
+        cfg.model,
+        mesh,
+        cfg.rl.prompts_per_step * cfg.rl.group_size,
+        cfg.sft.seq_len + cfg.rl.max_new_tokens,
+        None,
+      ),
+    )
   rows = []
   for name, model_cfg, mesh, batch, seq_len, dt in specs:
     row = memory_table(model_cfg, mesh, batch=batch, seq_len=seq_len, param_dtype=dt, dtype=dt)
@@ -181,8 +241,13 @@ def format_table(rows: list[dict]) -> str:
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for r in rows:
     mesh = ",".join(str(v) for v in r["mesh"].values())
-    cells = [r["model"], mesh, f"{r['params'] / 1e6:,.2f}M", r["param_dtype"],
-             f"{r['batch']} x {r['seq_len']}"]
+    cells = [
+      r["model"],
+      mesh,
+      f"{r['params'] / 1e6:,.2f}M",
+      r["param_dtype"],
+      f"{r['batch']} x {r['seq_len']}",
+    ]
     cells += [f"{r['bytes_per_device'][k] / GIB:.3f}" for k in keys]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)

@@ -58,164 +58,162 @@ _ITEMS = ("state", "meta")
 
 
 def key_to_data(key: jax.Array, mesh=None) -> jax.Array:
-    """Typed PRNG key ``[...] key<impl>`` -> raw key data ``[..., k] uint32``.
+  """Typed PRNG key ``[...] key<impl>`` -> raw key data ``[..., k] uint32``.
 
-    With a ``mesh``, the data is replicated over it: the form several processes
-    can checkpoint (a host-local array cannot be saved by a multi-process run).
-    """
-    data = jax.random.key_data(key)
-    if mesh is None:
-        return data
-    from btrl_jax import parallel
-    return parallel.put(data, parallel.replicated(mesh))
+  With a ``mesh``, the data is replicated over it: the form several processes
+  can checkpoint (a host-local array cannot be saved by a multi-process run).
+  """
+  data = jax.random.key_data(key)
+  if mesh is None:
+    return data
+  from btrl_jax import parallel
+
+  return parallel.put(data, parallel.replicated(mesh))
 
 
 def data_to_key(data: jax.Array, impl: str | None = None) -> jax.Array:
-    """Raw key data ``[..., k] uint32`` -> typed PRNG key. ``impl`` must match
-    the key's implementation (None = JAX's default, threefry2x32)."""
-    return jax.random.wrap_key_data(data, impl=impl)
+  """Raw key data ``[..., k] uint32`` -> typed PRNG key. ``impl`` must match
+  the key's implementation (None = JAX's default, threefry2x32)."""
+  return jax.random.wrap_key_data(data, impl=impl)
 
 
 class Checkpointer:
-    """Saves and restores ``(state, meta)`` pairs by training step.
+  """Saves and restores ``(state, meta)`` pairs by training step.
 
-    Usable as a context manager; ``close()`` waits for pending saves.
+  Usable as a context manager; ``close()`` waits for pending saves.
+  """
+
+  def __init__(
+    self,
+    directory: str | os.PathLike,
+    *,
+    max_to_keep: int | None = 3,
+    save_interval_steps: int = 1,
+    async_save: bool = True,
+  ):
+    directory = os.fspath(directory)
+    if "://" not in directory:  # Orbax wants absolute local paths.
+      directory = os.path.abspath(directory)
+    self.directory = directory
+    self._manager = ocp.CheckpointManager(
+      directory,
+      options=ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep,
+        save_interval_steps=save_interval_steps,
+        enable_async_checkpointing=async_save,
+        create=True,
+      ),
+      item_names=_ITEMS,
+    )
+
+  def save(self, step: int, state: PyTree, meta: dict[str, Any], *, force: bool = False) -> bool:
+    """Saves ``state`` and ``meta`` as ``step``.
+
+    Returns False (and writes nothing) when ``step`` is not a multiple of
+    ``save_interval_steps`` and ``force`` is False. ``meta`` is checked
+    for JSON-serialisability here, so a bad value fails at the call site
+    rather than in the background writer.
     """
+    try:
+      json.dumps(meta)
+    except TypeError as e:
+      raise TypeError(f"checkpoint meta must be JSON-serialisable: {e}") from e
+    return self._manager.save(
+      int(step),
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave(meta),
+      ),
+      force=force,
+    )
 
-    def __init__(
-        self,
-        directory: str | os.PathLike,
-        *,
-        max_to_keep: int | None = 3,
-        save_interval_steps: int = 1,
-        async_save: bool = True,
-    ):
-        directory = os.fspath(directory)
-        if "://" not in directory:  # Orbax wants absolute local paths.
-            directory = os.path.abspath(directory)
-        self.directory = directory
-        self._manager = ocp.CheckpointManager(
-            directory,
-            options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep,
-                save_interval_steps=save_interval_steps,
-                enable_async_checkpointing=async_save,
-                create=True,
-            ),
-            item_names=_ITEMS,
-        )
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
 
-    def save(self, step: int, state: PyTree, meta: dict[str, Any], *,
-             force: bool = False) -> bool:
-        """Saves ``state`` and ``meta`` as ``step``.
+  def all_steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
 
-        Returns False (and writes nothing) when ``step`` is not a multiple of
-        ``save_interval_steps`` and ``force`` is False. ``meta`` is checked
-        for JSON-serialisability here, so a bad value fails at the call site
-        rather than in the background writer.
-        """
-        try:
-            json.dumps(meta)
-        except TypeError as e:
-            raise TypeError(f"checkpoint meta must be JSON-serialisable: {e}"
-                            ) from e
-        return self._manager.save(
-            int(step),
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state),
-                meta=ocp.args.JsonSave(meta),
-            ),
-            force=force,
-        )
+  def restore(
+    self, step: int | None = None, *, target: PyTree | None = None
+  ) -> tuple[PyTree, dict[str, Any]]:
+    """Returns ``(state, meta)`` saved at ``step`` (None = latest).
 
-    def latest_step(self) -> int | None:
-        return self._manager.latest_step()
+    ``target`` is an abstract pytree (``jax.ShapeDtypeStruct`` leaves,
+    optionally with ``sharding``) with the saved tree's structure; the
+    state is restored onto its shapes, dtypes and shardings. Raises
+    FileNotFoundError when there is no such checkpoint.
+    """
+    step = self._resolve(step)
+    restored = self._manager.restore(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target),
+        meta=ocp.args.JsonRestore(),
+      ),
+    )
+    return restored.state, restored.meta
 
-    def all_steps(self) -> list[int]:
-        return sorted(self._manager.all_steps())
+  def restore_meta(self, step: int | None = None) -> dict[str, Any]:
+    """Only the JSON metadata of ``step`` (None = latest): cheap, and enough
+    to rebuild the abstract target that ``restore`` needs."""
+    step = self._resolve(step)
+    restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    return restored.meta
 
-    def restore(self, step: int | None = None, *,
-                target: PyTree | None = None) -> tuple[PyTree, dict[str, Any]]:
-        """Returns ``(state, meta)`` saved at ``step`` (None = latest).
+  def _resolve(self, step: int | None) -> int:
+    self.wait()  # A pending async save must be visible to restore.
+    steps = self.all_steps()
+    if step is None:
+      if not steps:
+        raise FileNotFoundError(f"no checkpoint to restore in {self.directory}")
+      return steps[-1]
+    if int(step) not in steps:
+      raise FileNotFoundError(
+        f"no checkpoint for step {step} in {self.directory}; available steps: {steps or 'none'}"
+      )
+    return int(step)
 
-        ``target`` is an abstract pytree (``jax.ShapeDtypeStruct`` leaves,
-        optionally with ``sharding``) with the saved tree's structure; the
-        state is restored onto its shapes, dtypes and shardings. Raises
-        FileNotFoundError when there is no such checkpoint.
-        """
-        step = self._resolve(step)
-        restored = self._manager.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(target),
-                meta=ocp.args.JsonRestore(),
-            ),
-        )
-        return restored.state, restored.meta
+  def wait(self) -> None:
+    """Blocks until every pending async save is on disk."""
+    self._manager.wait_until_finished()
 
-    def restore_meta(self, step: int | None = None) -> dict[str, Any]:
-        """Only the JSON metadata of ``step`` (None = latest): cheap, and enough
-        to rebuild the abstract target that ``restore`` needs."""
-        step = self._resolve(step)
-        restored = self._manager.restore(
-            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-        return restored.meta
+  def close(self) -> None:
+    """Waits for pending saves and releases Orbax's resources."""
+    self._manager.close()
 
-    def _resolve(self, step: int | None) -> int:
-        self.wait()  # A pending async save must be visible to restore.
-        steps = self.all_steps()
-        if step is None:
-            if not steps:
-                raise FileNotFoundError(
-                    f"no checkpoint to restore in {self.directory}")
-            return steps[-1]
-        if int(step) not in steps:
-            raise FileNotFoundError(
-                f"no checkpoint for step {step} in {self.directory}; "
-                f"available steps: {steps or 'none'}")
-        return int(step)
+  def __enter__(self) -> Checkpointer:
+    return self
 
-    def wait(self) -> None:
-        """Blocks until every pending async save is on disk."""
-        self._manager.wait_until_finished()
-
-    def close(self) -> None:
-        """Waits for pending saves and releases Orbax's resources."""
-        self._manager.close()
-
-    def __enter__(self) -> Checkpointer:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+  def __exit__(self, *exc_info) -> None:
+    self.close()
 
 
 class StopSignal:
-    """Turns SIGTERM / SIGINT into a flag, so a training loop can finish its step,
-    checkpoint and exit cleanly (preemption on TPU VMs sends SIGTERM).
+  """Turns SIGTERM / SIGINT into a flag, so a training loop can finish its step,
+  checkpoint and exit cleanly (preemption on TPU VMs sends SIGTERM).
 
-    Use as a context manager around the loop and poll ``requested``; the previous
-    handlers are restored on exit. Only the main thread can install handlers;
-    elsewhere the flag simply never fires.
-    """
+  Use as a context manager around the loop and poll ``requested``; the previous
+  handlers are restored on exit. Only the main thread can install handlers;
+  elsewhere the flag simply never fires.
+  """
 
-    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+  _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
+  def __init__(self) -> None:
+    self.requested = False
+    self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum, frame) -> None:
-        del frame
-        self.requested = True
-        self.signum = signum
+  def _handle(self, signum, frame) -> None:
+    del frame
+    self.requested = True
+    self.signum = signum
 
-    def __enter__(self) -> "StopSignal":
-        if threading.current_thread() is threading.main_thread():
-            for sig in self._SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
+  def __enter__(self) -> StopSignal:
+    if threading.current_thread() is threading.main_thread():
+      for sig in self._SIGNALS:
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
 
-    def __exit__(self, *exc_info) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+  def __exit__(self, *exc_info) -> None:
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)

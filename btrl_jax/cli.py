@@ -19,19 +19,30 @@ from btrl_jax.data.jsonl import DataError
 
 COMMANDS = ("data", "sft", "train", "eval", "sample", "study", "bench")
 FLAGS = flags.FLAGS
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (path[:arg]).", lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+  "config", None, "Config file (path[:arg]).", lock_config=True
+)
 flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory (a run's, or one step's).")
 flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
-flags.DEFINE_string("evals", None, "`btrl eval`: eval names (comma list, group:/family:/tag: "
-                    "selectors, `all`) or a JSONL eval file; default config.eval.evals.")
+flags.DEFINE_string(
+  "evals",
+  None,
+  "`btrl eval`: eval names (comma list, group:/family:/tag: "
+  "selectors, `all`) or a JSONL eval file; default config.eval.evals.",
+)
 flags.DEFINE_string("out", None, "`btrl eval`: write every sample to this JSONL file.")
 flags.DEFINE_bool("list", False, "`btrl eval --list`: print the eval registry and exit.")
-flags.DEFINE_bool("watch", False, "`btrl eval --watch`: evaluate each new checkpoint of a run "
-                  "as it appears, until its last step.")
+flags.DEFINE_bool(
+  "watch",
+  False,
+  "`btrl eval --watch`: evaluate each new checkpoint of a run as it appears, until its last step.",
+)
 flags.DEFINE_float("poll_s", 10.0, "`btrl eval --watch`: seconds between looks for checkpoints.")
-flags.DEFINE_string("export", None, "`btrl data`: also write every split as JSONL into this directory.")
+flags.DEFINE_string(
+  "export", None, "`btrl data`: also write every split as JSONL into this directory."
+)
 
 
 class UsageError(Exception):
@@ -67,15 +78,18 @@ def _config(required: bool = True):
     try:  # config_flags defers a failed config load to the first attribute access
       cfg.seed
     except Exception as e:  # noqa: BLE001 - any load failure is a bad config
-      raise UsageError(f"--config={FLAGS['config'].serialize().split('=', 1)[-1]}: "
-                       f"{str(e).splitlines()[0]}") from None
+      raise UsageError(
+        f"--config={FLAGS['config'].serialize().split('=', 1)[-1]}: {str(e).splitlines()[0]}"
+      ) from None
   if cfg is None:
     if required:
       raise UsageError("--config is required")
     return None
   cfg = validate(cfg)
   import jax
+
   from btrl_jax import parallel
+
   parallel.check_mesh(cfg.mesh, jax.device_count())  # counts devices, compiles nothing
   return cfg
 
@@ -89,13 +103,18 @@ def _require(name: str) -> str:
 
 def cmd_data(args: list[str]) -> None:
   from btrl_jax.data import build
+
   cfg, workdir = _config(), _require("workdir")
   result = build.build(cfg, workdir)
   verb = "reused" if result.reused else "built"
-  sizes = ", ".join(f"{name}[{'/'.join(f'{s}={n}' for s, n in splits.items())}]"
-                    for name, splits in result.counts.items())
-  print(f"data: {verb} in {result.seconds:.1f}s under {result.data_dir}: {sizes}; "
-        f"tokenizer {result.tokenizer_path}")
+  sizes = ", ".join(
+    f"{name}[{'/'.join(f'{s}={n}' for s, n in splits.items())}]"
+    for name, splits in result.counts.items()
+  )
+  print(
+    f"data: {verb} in {result.seconds:.1f}s under {result.data_dir}: {sizes}; "
+    f"tokenizer {result.tokenizer_path}"
+  )
   if FLAGS.export:
     for path in build.export(result.data_dir, FLAGS.export):
       print(f"exported {path}")
@@ -103,6 +122,7 @@ def cmd_data(args: list[str]) -> None:
 
 def cmd_sft(args: list[str]) -> None:
   from btrl_jax.rl import sft
+
   cfg, workdir = _config(), _require("workdir")
   state = sft.run(cfg, workdir)
   print(f"sft: {state.step} steps; checkpoints in {workdir}/sft/checkpoints")
@@ -110,6 +130,7 @@ def cmd_sft(args: list[str]) -> None:
 
 def cmd_train(args: list[str]) -> None:
   from btrl_jax.rl import train
+
   cfg, workdir = _config(), _require("workdir")
   _, step = train.train(cfg, workdir)
   print(f"train: arm {cfg.rl.arm} at step {step}; outputs in {train.arm_dir(workdir, cfg.rl.arm)}")
@@ -117,14 +138,19 @@ def cmd_train(args: list[str]) -> None:
 
 def cmd_eval(args: list[str]) -> None:
   from btrl_jax.evals import evaluator, registry
+
   if FLAGS.list:
     for row in registry.describe():
       pool = "" if row["pool"] < 0 else f" pool={row['pool']}"
-      print(f"{row['name']:34s} {row['group']:10s} {row['family']:22s} {row['tag']:13s} "
-            f"{row['scorer']:7s}{pool}  {row['description']}")
-    print(f"{len(registry.ALIGNMENT_EVALS)} alignment evals ({len(registry.NON_HEALTH_EVALS)} "
-          f"non-health), {len(registry.TRAIT_EVALS)} trait, {len(registry.CAPABILITY_EVALS)} "
-          "capability")
+      print(
+        f"{row['name']:34s} {row['group']:10s} {row['family']:22s} {row['tag']:13s} "
+        f"{row['scorer']:7s}{pool}  {row['description']}"
+      )
+    print(
+      f"{len(registry.ALIGNMENT_EVALS)} alignment evals ({len(registry.NON_HEALTH_EVALS)} "
+      f"non-health), {len(registry.TRAIT_EVALS)} trait, {len(registry.CAPABILITY_EVALS)} "
+      "capability"
+    )
     return
   path = _require("checkpoint")
   override = _config(required=False)
@@ -138,43 +164,58 @@ def cmd_eval(args: list[str]) -> None:
       raise UsageError(f"--evals={spec}: {e}") from None
     suite = None
   from btrl_jax.evals.watch import evaluate_checkpoints
-  for step, records in evaluate_checkpoints(path, override, suite, None if suite else names,
-                                            watch=FLAGS.watch, poll_s=FLAGS.poll_s,
-                                            out=FLAGS.out):
+
+  for step, records in evaluate_checkpoints(
+    path,
+    override,
+    suite,
+    None if suite else names,
+    watch=FLAGS.watch,
+    poll_s=FLAGS.poll_s,
+    out=FLAGS.out,
+  ):
     for name, row in evaluator.summary(records).items():
       print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']})")
 
 
 def cmd_study(args: list[str]) -> None:
   from btrl_jax.study import run as study_run
+
   cfg, workdir = _config(), _require("workdir")
   report = study_run.run(cfg, workdir)
-  print(f"study: report in {os.path.join(workdir, 'report.md')} "
-        f"({report['runtime_s']:.0f} s)")
+  print(f"study: report in {os.path.join(workdir, 'report.md')} ({report['runtime_s']:.0f} s)")
 
 
 def cmd_sample(args: list[str]) -> None:
   import jax
+
   from btrl_jax.policy import load_policy
   from btrl_jax.sampling import SamplingParams
+
   path, prompt = _require("checkpoint"), _require("prompt")
   override = _config(required=False)
   policy = load_policy(path)
   s = (override or policy.cfg).sample
   sampling = SamplingParams(s.temperature, s.top_k, s.top_p, s.max_new_tokens)
   seed = (override or policy.cfg).seed
-  replies = policy.reply([[{"role": "user", "content": prompt}]], sampling, jax.random.key(seed),
-                         num_samples=s.num_samples)[0]
+  replies = policy.reply(
+    [[{"role": "user", "content": prompt}]],
+    sampling,
+    jax.random.key(seed),
+    num_samples=s.num_samples,
+  )[0]
   for r in replies:
     print(r)
 
 
 def cmd_bench(args: list[str]) -> None:
   from btrl_jax.bench import BENCHES
+
   if len(args) < 3 or args[2] not in BENCHES:
     raise UsageError(f"usage: btrl bench {{{'|'.join(BENCHES)}}}")
   if args[2] == "memory":  # shapes only: --config adds its model on its mesh
     from btrl_jax import capacity
+
     result = capacity.bench_memory(cfg=_config(required=False))
     print(json.dumps(result))
     print(capacity.format_table(result["rows"]), file=sys.stderr)
@@ -196,6 +237,7 @@ def main(argv: list[str]) -> None:
   command = argv[1]
   try:
     from btrl_jax import parallel
+
     # config.distributed.*, else BTRL_COORDINATOR=... / BTRL_AUTO_DISTRIBUTED=1
     parallel.maybe_initialize_distributed(config=_distributed_section())
     globals()[f"cmd_{command}"](argv)

@@ -10,7 +10,8 @@ config may hold: an unknown key is an error, not a silent no-op.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ml_collections
 
@@ -41,6 +42,7 @@ def _float(lo=None, hi=None, **kw) -> Spec:
 def _domains(value: str) -> str | None:
   """A comma-separated list of domain or group names ("" = none)."""
   from btrl_jax.data import taxonomy  # pure Python; no JAX import
+
   known = set(taxonomy.DOMAIN_IDS) | set(taxonomy.GROUPS)
   bad = [v for v in value.split(",") if v.strip() and v.strip() not in known]
   return f"unknown domain {bad[0]!r} (known: {', '.join(sorted(known))})" if bad else None
@@ -49,11 +51,11 @@ def _domains(value: str) -> str | None:
 # The study's arms: each differs from the others only in the trait part of the RL prompt
 # mixture (STUDY.md); everything else (prior, steps, prompts, group size, seed) is shared.
 ARM_MIXTURES: dict[str, dict[str, Any]] = {
-    "baseline": dict(trait_fraction=0.0),                  # 100% standard tasks
-    "beneficial": dict(),                                  # data.trait_fraction of trait prompts
-    "health_only": dict(trait_domains="health"),           # ... from health only
-    "no_health_science": dict(exclude_domains="health,science"),
-    "helpfulness_control": dict(helpfulness_control=True),  # same prompts, generic rubric
+  "baseline": dict(trait_fraction=0.0),  # 100% standard tasks
+  "beneficial": dict(),  # data.trait_fraction of trait prompts
+  "health_only": dict(trait_domains="health"),  # ... from health only
+  "no_health_science": dict(exclude_domains="health,science"),
+  "helpfulness_control": dict(helpfulness_control=True),  # same prompts, generic rubric
 }
 ARMS = tuple(ARM_MIXTURES)
 
@@ -91,6 +93,7 @@ def _doses(value: str) -> str | None:
 
 def _evals(value: str) -> str | None:
   from btrl_jax.evals import registry  # the registry imports TraitWorld; load it only when asked
+
   try:
     registry.resolve(value)
   except ValueError as e:
@@ -103,140 +106,170 @@ def _mesh_axis(v) -> str | None:
 
 
 SCHEMA: dict[str, Any] = {
-    "seed": _int(0),
-    "model": {
-        "vocab_size": _int(8),
-        "width": _int(8),
-        "layers": _int(1),
-        "heads": _int(1),
-        "kv_heads": _int(1),
-        "head_dim": _int(2, check=lambda v: None if v % 2 == 0 else "must be even (RoPE)"),
-        "mlp_dim": _int(1),
-        "activation": Spec(str, choices=("swiglu", "geglu")),
-        "norm_eps": _float(0.0, 1.0),
-        "norm_plus_one": Spec(bool),
-        "post_norm": Spec(bool),
-        "qk_norm": Spec(bool),
-        "qkv_bias": Spec(bool),
-        "rope_theta": _float(1.0),
-        "tie_embeddings": Spec(bool),
-        "embed_scale": Spec(bool),
-        "final_logit_softcap": _float(0.0),
-        "attn_logit_softcap": _float(0.0),
-        "init_std": _float(0.0, 1.0),
-        "dtype": Spec(str, choices=("float32", "bfloat16")),
-        "param_dtype": Spec(str, choices=("float32", "bfloat16")),
-        "remat": Spec(bool),
-    },
-    "mesh": {"data": _int(check=_mesh_axis), "fsdp": _int(check=_mesh_axis),
-             "tensor": _int(check=_mesh_axis)},
-    # Multi-process start-up (parallel.maybe_initialize_distributed); BTRL_* variables fill
-    # what is unset here. 0 / -1 / "" = unset.
-    "distributed": {"coordinator": Spec(str), "num_processes": _int(0), "process_id": _int(-1),
-                    "auto": Spec(bool)},
-    "tokenizer": {
-        "vocab_size": _int(8),
-        "model_type": Spec(str, choices=("bpe", "unigram")),
-        "path": Spec(str),
-    },
-    "sft": {
-        "data": Spec(str),
-        "steps": _int(1),
-        "batch_size": _int(1),
-        "seq_len": _int(8),
-        "learning_rate": _float(0.0, 1.0),
-        "warmup_steps": _int(0),
-        "end_lr_fraction": _float(0.0, 1.0),
-        "weight_decay": _float(0.0, 1.0),
-        "grad_clip": _float(0.0),
-        "b1": _float(0.0, 0.999999),
-        "b2": _float(0.0, 0.999999),
-        "log_every": _int(1),
-        "corpus_size": _int(1),
-    },
-    "data": {
-        "trait_fraction": _float(0.0, 1.0),
-        "trait_domains": Spec(str, check=lambda v: _domains(v)),
-        "exclude_domains": Spec(str, check=lambda v: _domains(v)),
-        "helpfulness_control": Spec(bool),
-        "prior_size": _int(1),
-        "prior_trait_fraction": _float(0.0, 1.0),
-        "prior_system_fraction": _float(0.0, 1.0),
-        "rl_trait_prompts": _int(1),
-        "rl_standard_prompts": _int(1),
-        "eval_per_trait": _int(1),
-        "eval_per_task_family": _int(1),
-        "harmful_size": _int(1),
-        "version": Spec(str, check=lambda v: None if v.count(".") == 2 and v.replace(".", "").isdigit()
-                        else "must look like 1.0.0"),
-    },
-    "rl": {
-        "arm": Spec(str, choices=ARMS),
-        "init_checkpoint": Spec(str),
-        "steps": _int(1),
-        "prompts_per_step": _int(1),
-        "group_size": _int(2),
-        "temperature": _float(0.0, 10.0, check=lambda v: None if v > 0 else "must be > 0"),
-        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
-        "max_new_tokens": _int(1, 4096),
-        "loss": Spec(str, choices=("grpo", "dr_grpo", "dapo")),
-        "advantage": Spec(str, choices=("grpo", "dr_grpo")),
-        "std_ddof": _int(0, 1),
-        "kl_estimator": Spec(str, choices=("k1", "k3")),
-        "kl_coef": _float(0.0),
-        "clip_eps": _float(0.0, 1.0),
-        "clip_eps_high": _float(0.0, 10.0),
-        "inner_epochs": _int(1),
-        "minibatches": _int(1),
-        "learning_rate": _float(0.0, 1.0),
-        "warmup_steps": _int(0),
-        "weight_decay": _float(0.0, 1.0),
-        "grad_clip": _float(0.0),
-        "b1": _float(0.0, 0.999999),
-        "b2": _float(0.0, 0.999999),
-        "max_bad_steps": _int(1),
-        "log_every": _int(1),
-        "sample_every": _int(1),
-        "samples_to_dump": _int(0),
-    },
-    "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
-    "eval": {
-        "evals": Spec(str, check=lambda v: _evals(v)),
-        "size": _int(1),
-        "temperature": _float(0.0, 100.0),
-        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
-        "num_samples": _int(1),
-        "max_new_tokens": _int(1, 65536),
-        "batch_size": _int(1),
-        "n_boot": _int(100),
-    },
-    "study": {
-        "arms": Spec(str, check=lambda v: _arms(v)),
-        "seeds": _int(1, 100),
-        "persona_attack": Spec(bool),
-        "harmful_doses": Spec(str, check=lambda v: _doses(v)),
-        "harmful_learning_rate": _float(0.0, 1.0),
-        "harmful_batch_size": _int(1),
-    },
-    "sample": {
-        "temperature": _float(0.0, 100.0),
-        "top_k": _int(0),
-        "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
-        "max_new_tokens": _int(1, 65536),
-        "num_samples": _int(1),
-    },
+  "seed": _int(0),
+  "model": {
+    "vocab_size": _int(8),
+    "width": _int(8),
+    "layers": _int(1),
+    "heads": _int(1),
+    "kv_heads": _int(1),
+    "head_dim": _int(2, check=lambda v: None if v % 2 == 0 else "must be even (RoPE)"),
+    "mlp_dim": _int(1),
+    "activation": Spec(str, choices=("swiglu", "geglu")),
+    "norm_eps": _float(0.0, 1.0),
+    "norm_plus_one": Spec(bool),
+    "post_norm": Spec(bool),
+    "qk_norm": Spec(bool),
+    "qkv_bias": Spec(bool),
+    "rope_theta": _float(1.0),
+    "tie_embeddings": Spec(bool),
+    "embed_scale": Spec(bool),
+    "final_logit_softcap": _float(0.0),
+    "attn_logit_softcap": _float(0.0),
+    "init_std": _float(0.0, 1.0),
+    "dtype": Spec(str, choices=("float32", "bfloat16")),
+    "param_dtype": Spec(str, choices=("float32", "bfloat16")),
+    "remat": Spec(bool),
+  },
+  "mesh": {
+    "data": _int(check=_mesh_axis),
+    "fsdp": _int(check=_mesh_axis),
+    "tensor": _int(check=_mesh_axis),
+  },
+  # Multi-process start-up (parallel.maybe_initialize_distributed); BTRL_* variables fill
+  # what is unset here. 0 / -1 / "" = unset.
+  "distributed": {
+    "coordinator": Spec(str),
+    "num_processes": _int(0),
+    "process_id": _int(-1),
+    "auto": Spec(bool),
+  },
+  "tokenizer": {
+    "vocab_size": _int(8),
+    "model_type": Spec(str, choices=("bpe", "unigram")),
+    "path": Spec(str),
+  },
+  "sft": {
+    "data": Spec(str),
+    "steps": _int(1),
+    "batch_size": _int(1),
+    "seq_len": _int(8),
+    "learning_rate": _float(0.0, 1.0),
+    "warmup_steps": _int(0),
+    "end_lr_fraction": _float(0.0, 1.0),
+    "weight_decay": _float(0.0, 1.0),
+    "grad_clip": _float(0.0),
+    "b1": _float(0.0, 0.999999),
+    "b2": _float(0.0, 0.999999),
+    "log_every": _int(1),
+    "corpus_size": _int(1),
+  },
+  "data": {
+    "trait_fraction": _float(0.0, 1.0),
+    "trait_domains": Spec(str, check=lambda v: _domains(v)),
+    "exclude_domains": Spec(str, check=lambda v: _domains(v)),
+    "helpfulness_control": Spec(bool),
+    "prior_size": _int(1),
+    "prior_trait_fraction": _float(0.0, 1.0),
+    "prior_system_fraction": _float(0.0, 1.0),
+    "rl_trait_prompts": _int(1),
+    "rl_standard_prompts": _int(1),
+    "eval_per_trait": _int(1),
+    "eval_per_task_family": _int(1),
+    "harmful_size": _int(1),
+    "version": Spec(
+      str,
+      check=lambda v: (
+        None if v.count(".") == 2 and v.replace(".", "").isdigit() else "must look like 1.0.0"
+      ),
+    ),
+  },
+  "rl": {
+    "arm": Spec(str, choices=ARMS),
+    "init_checkpoint": Spec(str),
+    "steps": _int(1),
+    "prompts_per_step": _int(1),
+    "group_size": _int(2),
+    "temperature": _float(0.0, 10.0, check=lambda v: None if v > 0 else "must be > 0"),
+    "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+    "max_new_tokens": _int(1, 4096),
+    "loss": Spec(str, choices=("grpo", "dr_grpo", "dapo")),
+    "advantage": Spec(str, choices=("grpo", "dr_grpo")),
+    "std_ddof": _int(0, 1),
+    "kl_estimator": Spec(str, choices=("k1", "k3")),
+    "kl_coef": _float(0.0),
+    "clip_eps": _float(0.0, 1.0),
+    "clip_eps_high": _float(0.0, 10.0),
+    "inner_epochs": _int(1),
+    "minibatches": _int(1),
+    "learning_rate": _float(0.0, 1.0),
+    "warmup_steps": _int(0),
+    "weight_decay": _float(0.0, 1.0),
+    "grad_clip": _float(0.0),
+    "b1": _float(0.0, 0.999999),
+    "b2": _float(0.0, 0.999999),
+    "max_bad_steps": _int(1),
+    "log_every": _int(1),
+    "sample_every": _int(1),
+    "samples_to_dump": _int(0),
+  },
+  "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
+  "eval": {
+    "evals": Spec(str, check=lambda v: _evals(v)),
+    "size": _int(1),
+    "temperature": _float(0.0, 100.0),
+    "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+    "num_samples": _int(1),
+    "max_new_tokens": _int(1, 65536),
+    "batch_size": _int(1),
+    "n_boot": _int(100),
+  },
+  "study": {
+    "arms": Spec(str, check=lambda v: _arms(v)),
+    "seeds": _int(1, 100),
+    "persona_attack": Spec(bool),
+    "harmful_doses": Spec(str, check=lambda v: _doses(v)),
+    "harmful_learning_rate": _float(0.0, 1.0),
+    "harmful_batch_size": _int(1),
+  },
+  "sample": {
+    "temperature": _float(0.0, 100.0),
+    "top_k": _int(0),
+    "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
+    "max_new_tokens": _int(1, 65536),
+    "num_samples": _int(1),
+  },
 }
 
 
 def model_config(**overrides) -> ml_collections.ConfigDict:
   """A Llama-style decoder; the defaults are workload W1 of BENCHMARKS.md."""
-  cfg = ml_collections.ConfigDict(dict(
-      vocab_size=2048, width=256, layers=4, heads=4, kv_heads=2, head_dim=64,
-      mlp_dim=1024, activation="swiglu", norm_eps=1e-6, norm_plus_one=False,
-      post_norm=False, qk_norm=False, qkv_bias=False, rope_theta=10000.0,
-      tie_embeddings=False, embed_scale=False, final_logit_softcap=0.0,
-      attn_logit_softcap=0.0, init_std=0.02, dtype="float32", param_dtype="float32",
-      remat=False))
+  cfg = ml_collections.ConfigDict(
+    dict(
+      vocab_size=2048,
+      width=256,
+      layers=4,
+      heads=4,
+      kv_heads=2,
+      head_dim=64,
+      mlp_dim=1024,
+      activation="swiglu",
+      norm_eps=1e-6,
+      norm_plus_one=False,
+      post_norm=False,
+      qk_norm=False,
+      qkv_bias=False,
+      rope_theta=10000.0,
+      tie_embeddings=False,
+      embed_scale=False,
+      final_logit_softcap=0.0,
+      attn_logit_softcap=0.0,
+      init_std=0.02,
+      dtype="float32",
+      param_dtype="float32",
+      remat=False,
+    )
+  )
   cfg.update(overrides)
   return cfg
 
@@ -247,33 +280,101 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.seed = 0
   cfg.model = model_config()
   cfg.mesh = ml_collections.ConfigDict(dict(data=1, fsdp=-1, tensor=1))
-  cfg.distributed = ml_collections.ConfigDict(dict(coordinator="", num_processes=0, process_id=-1,
-                                                   auto=False))
+  cfg.distributed = ml_collections.ConfigDict(
+    dict(coordinator="", num_processes=0, process_id=-1, auto=False)
+  )
   cfg.tokenizer = ml_collections.ConfigDict(dict(vocab_size=2048, model_type="bpe", path=""))
-  cfg.sft = ml_collections.ConfigDict(dict(
-      data="builtin:reverse", steps=300, batch_size=32, seq_len=64, learning_rate=3e-3,
-      warmup_steps=30, end_lr_fraction=0.1, weight_decay=0.01, grad_clip=1.0, b1=0.9,
-      b2=0.95, log_every=10, corpus_size=4000))
-  cfg.data = ml_collections.ConfigDict(dict(
-      trait_fraction=0.05, trait_domains="", exclude_domains="", helpfulness_control=False,
-      prior_size=6000, prior_trait_fraction=0.5, prior_system_fraction=0.15,
-      rl_trait_prompts=2400, rl_standard_prompts=12000, eval_per_trait=60,
-      eval_per_task_family=60, harmful_size=800, version="1.0.0"))
-  cfg.rl = ml_collections.ConfigDict(dict(
-      arm="beneficial", init_checkpoint="", steps=200, prompts_per_step=20, group_size=8,
-      temperature=1.0, top_p=1.0, max_new_tokens=64, loss="grpo", advantage="grpo", std_ddof=1,
-      kl_estimator="k3", kl_coef=0.04, clip_eps=0.2, clip_eps_high=0.2, inner_epochs=1,
-      minibatches=1, learning_rate=1e-4, warmup_steps=10, weight_decay=0.0, grad_clip=1.0,
-      b1=0.9, b2=0.99, max_bad_steps=5, log_every=1, sample_every=25, samples_to_dump=4))
+  cfg.sft = ml_collections.ConfigDict(
+    dict(
+      data="builtin:reverse",
+      steps=300,
+      batch_size=32,
+      seq_len=64,
+      learning_rate=3e-3,
+      warmup_steps=30,
+      end_lr_fraction=0.1,
+      weight_decay=0.01,
+      grad_clip=1.0,
+      b1=0.9,
+      b2=0.95,
+      log_every=10,
+      corpus_size=4000,
+    )
+  )
+  cfg.data = ml_collections.ConfigDict(
+    dict(
+      trait_fraction=0.05,
+      trait_domains="",
+      exclude_domains="",
+      helpfulness_control=False,
+      prior_size=6000,
+      prior_trait_fraction=0.5,
+      prior_system_fraction=0.15,
+      rl_trait_prompts=2400,
+      rl_standard_prompts=12000,
+      eval_per_trait=60,
+      eval_per_task_family=60,
+      harmful_size=800,
+      version="1.0.0",
+    )
+  )
+  cfg.rl = ml_collections.ConfigDict(
+    dict(
+      arm="beneficial",
+      init_checkpoint="",
+      steps=200,
+      prompts_per_step=20,
+      group_size=8,
+      temperature=1.0,
+      top_p=1.0,
+      max_new_tokens=64,
+      loss="grpo",
+      advantage="grpo",
+      std_ddof=1,
+      kl_estimator="k3",
+      kl_coef=0.04,
+      clip_eps=0.2,
+      clip_eps_high=0.2,
+      inner_epochs=1,
+      minibatches=1,
+      learning_rate=1e-4,
+      warmup_steps=10,
+      weight_decay=0.0,
+      grad_clip=1.0,
+      b1=0.9,
+      b2=0.99,
+      max_bad_steps=5,
+      log_every=1,
+      sample_every=25,
+      samples_to_dump=4,
+    )
+  )
   cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
-  cfg.sample = ml_collections.ConfigDict(dict(
-      temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1))
-  cfg.eval = ml_collections.ConfigDict(dict(
-      evals="", size=60, temperature=0.0, top_p=1.0, num_samples=1, max_new_tokens=64,
-      batch_size=256, n_boot=2000))
-  cfg.study = ml_collections.ConfigDict(dict(
-      arms=",".join(ARMS), seeds=1, persona_attack=True, harmful_doses="0,15,30,45,60",
-      harmful_learning_rate=1e-4, harmful_batch_size=16))
+  cfg.sample = ml_collections.ConfigDict(
+    dict(temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1)
+  )
+  cfg.eval = ml_collections.ConfigDict(
+    dict(
+      evals="",
+      size=60,
+      temperature=0.0,
+      top_p=1.0,
+      num_samples=1,
+      max_new_tokens=64,
+      batch_size=256,
+      n_boot=2000,
+    )
+  )
+  cfg.study = ml_collections.ConfigDict(
+    dict(
+      arms=",".join(ARMS),
+      seeds=1,
+      persona_attack=True,
+      harmful_doses="0,15,30,45,60",
+      harmful_learning_rate=1e-4,
+      harmful_batch_size=16,
+    )
+  )
   return cfg
 
 
@@ -284,7 +385,9 @@ def _check_leaf(path: str, value: Any, spec: Spec) -> None:
     names = "/".join(k.__name__ for k in kinds)
     raise ConfigError(f"config.{path}={value!r}: expected {names}")
   if spec.choices is not None and value not in spec.choices:
-    raise ConfigError(f"config.{path}={value!r}: must be one of {', '.join(map(str, spec.choices))}")
+    raise ConfigError(
+      f"config.{path}={value!r}: must be one of {', '.join(map(str, spec.choices))}"
+    )
   if spec.lo is not None and value < spec.lo:
     raise ConfigError(f"config.{path}={value!r}: must be >= {spec.lo}")
   if spec.hi is not None and value > spec.hi:
@@ -298,7 +401,9 @@ def _walk(node: Any, schema: dict, prefix: str) -> None:
     raise ConfigError(f"config.{prefix.rstrip('.')}: expected a section, got {node!r}")
   keys = set(node.keys())
   if unknown := sorted(keys - schema.keys()):
-    raise ConfigError(f"config.{prefix}{unknown[0]}: unknown key (allowed: {', '.join(sorted(schema))})")
+    raise ConfigError(
+      f"config.{prefix}{unknown[0]}: unknown key (allowed: {', '.join(sorted(schema))})"
+    )
   if missing := sorted(schema.keys() - keys):
     raise ConfigError(f"config.{prefix}{missing[0]}: missing")
   for key, spec in schema.items():
@@ -315,18 +420,28 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   if m.heads % m.kv_heads:
     raise ConfigError(f"config.model.kv_heads={m.kv_heads}: must divide model.heads={m.heads}")
   if cfg.sft.warmup_steps > cfg.sft.steps:
-    raise ConfigError(f"config.sft.warmup_steps={cfg.sft.warmup_steps}: exceeds sft.steps={cfg.sft.steps}")
+    raise ConfigError(
+      f"config.sft.warmup_steps={cfg.sft.warmup_steps}: exceeds sft.steps={cfg.sft.steps}"
+    )
   if cfg.tokenizer.vocab_size > m.vocab_size:
-    raise ConfigError(f"config.tokenizer.vocab_size={cfg.tokenizer.vocab_size}: exceeds "
-                      f"model.vocab_size={m.vocab_size}")
+    raise ConfigError(
+      f"config.tokenizer.vocab_size={cfg.tokenizer.vocab_size}: exceeds "
+      f"model.vocab_size={m.vocab_size}"
+    )
   rl = cfg.rl
   if rl.clip_eps_high < rl.clip_eps:
-    raise ConfigError(f"config.rl.clip_eps_high={rl.clip_eps_high}: must be >= rl.clip_eps={rl.clip_eps}")
+    raise ConfigError(
+      f"config.rl.clip_eps_high={rl.clip_eps_high}: must be >= rl.clip_eps={rl.clip_eps}"
+    )
   if (rl.prompts_per_step * rl.group_size) % rl.minibatches:
-    raise ConfigError(f"config.rl.minibatches={rl.minibatches}: must divide prompts_per_step * "
-                      f"group_size = {rl.prompts_per_step * rl.group_size}")
+    raise ConfigError(
+      f"config.rl.minibatches={rl.minibatches}: must divide prompts_per_step * "
+      f"group_size = {rl.prompts_per_step * rl.group_size}"
+    )
   if rl.warmup_steps > rl.steps:
     raise ConfigError(f"config.rl.warmup_steps={rl.warmup_steps}: exceeds rl.steps={rl.steps}")
   if cfg.sample.top_k > m.vocab_size:
-    raise ConfigError(f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}")
+    raise ConfigError(
+      f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}"
+    )
   return cfg

@@ -16,6 +16,7 @@ class MetricsWriter:
 
   def __init__(self, workdir: str, enabled: bool = True):
     from btrl_jax import parallel
+
     self.enabled = enabled and parallel.is_lead()
     if self.enabled:
       os.makedirs(workdir, exist_ok=True)
@@ -26,8 +27,12 @@ class MetricsWriter:
     if not self.enabled:
       return
     row = {"step": int(step), "time": round(time.time(), 3)}
-    row.update({k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (int, str)) else v)
-                for k, v in metrics.items()})
+    row.update(
+      {
+        k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (int, str)) else v)
+        for k, v in metrics.items()
+      }
+    )
     self._jsonl.write(json.dumps(row) + "\n")
     self._jsonl.flush()
     for k, v in row.items():

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import numpy as np
 from flax import nnx
 from jax.experimental import multihost_utils
-from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AbstractMesh, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from btrl_jax.config import ConfigError
 
@@ -31,23 +33,23 @@ MESH_AXES = ("data", "fsdp", "tensor")
 
 # logical axis -> mesh axis (or None: replicated along that dimension)
 LOGICAL_RULES: dict[str, str | tuple[str, ...] | None] = {
-    "batch": ("data", "fsdp"),
-    "vocab": "tensor",
-    "embed": "fsdp",
-    "heads": "tensor",
-    "kv_heads": "tensor",
-    "head_dim": None,
-    "mlp": "tensor",
-    "norm": None,
-    "cache_len": None,
+  "batch": ("data", "fsdp"),
+  "vocab": "tensor",
+  "embed": "fsdp",
+  "heads": "tensor",
+  "kv_heads": "tensor",
+  "head_dim": None,
+  "mlp": "tensor",
+  "norm": None,
+  "cache_len": None,
 }
 
 # The KV cache (`Transformer.init_cache`) is a plain pytree without metadata; its logical axes.
 KV_CACHE_AXES: dict[str, tuple[str, ...]] = {
-    "k": ("batch", "kv_heads", "head_dim", "cache_len"),         # [B, K, D, S]
-    "v": ("batch", "kv_heads", "cache_len", "head_dim"),         # [B, K, S, D]
-    "prefix_k": ("batch", "kv_heads", "head_dim", "cache_len"),  # [P, K, D, Lp]
-    "prefix_v": ("batch", "kv_heads", "cache_len", "head_dim"),  # [P, K, Lp, D]
+  "k": ("batch", "kv_heads", "head_dim", "cache_len"),  # [B, K, D, S]
+  "v": ("batch", "kv_heads", "cache_len", "head_dim"),  # [B, K, S, D]
+  "prefix_k": ("batch", "kv_heads", "head_dim", "cache_len"),  # [P, K, D, Lp]
+  "prefix_v": ("batch", "kv_heads", "cache_len", "head_dim"),  # [P, K, Lp, D]
 }
 
 AnyMesh = Mesh | AbstractMesh
@@ -80,8 +82,10 @@ def check_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], n_devices: int) -> t
   fixed = math.prod(s for s in sizes if s != -1)
   if -1 in sizes:
     if n_devices % fixed:
-      raise ConfigError(f"mesh {desc}: the fixed axes multiply to {fixed}, which does not "
-                        f"divide the {n_devices} devices")
+      raise ConfigError(
+        f"mesh {desc}: the fixed axes multiply to {fixed}, which does not "
+        f"divide the {n_devices} devices"
+      )
     sizes[sizes.index(-1)] = n_devices // fixed
   if math.prod(sizes) != n_devices:
     raise ConfigError(f"mesh {desc} = {math.prod(sizes)} does not match the {n_devices} devices")
@@ -92,8 +96,9 @@ def make_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], devices=None) -> Mesh
   """A (data, fsdp, tensor) mesh over `devices` (default: all); raises as `check_mesh` does."""
   devices = jax.devices() if devices is None else list(devices)
   shape = check_mesh(mesh_cfg, len(devices))
-  return jax.make_mesh(shape, MESH_AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3,
-                       devices=devices)
+  return jax.make_mesh(
+    shape, MESH_AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3, devices=devices
+  )
 
 
 def abstract_mesh(shape: Sequence[int]) -> AbstractMesh:
@@ -104,8 +109,9 @@ def abstract_mesh(shape: Sequence[int]) -> AbstractMesh:
   return AbstractMesh(tuple(sizes), MESH_AXES)
 
 
-def maybe_initialize_distributed(env: Mapping[str, str] | None = None,
-                                 config: Mapping[str, Any] | None = None) -> bool:
+def maybe_initialize_distributed(
+  env: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+) -> bool:
   """Joins a multi-process run if the config or the environment asks for one; returns
   whether it is one.
 
@@ -128,12 +134,15 @@ def maybe_initialize_distributed(env: Mapping[str, str] | None = None,
       pid = config.get("process_id", -1)
       pid = int(pid if pid is not None and pid >= 0 else env["BTRL_PROCESS_ID"])
     except (KeyError, ValueError):
-      raise ConfigError(f"a coordinator ({coordinator}) is set, so the number of processes and "
-                        "this process's id must be integers (config.distributed.num_processes "
-                        "and process_id, or BTRL_NUM_PROCESSES and BTRL_PROCESS_ID)") from None
+      raise ConfigError(
+        f"a coordinator ({coordinator}) is set, so the number of processes and "
+        "this process's id must be integers (config.distributed.num_processes "
+        "and process_id, or BTRL_NUM_PROCESSES and BTRL_PROCESS_ID)"
+      ) from None
     if not 0 <= pid < num:
-      raise ConfigError(f"process id {pid} must be in [0, {num}) "
-                        "(config.distributed.process_id / BTRL_PROCESS_ID)")
+      raise ConfigError(
+        f"process id {pid} must be in [0, {num}) (config.distributed.process_id / BTRL_PROCESS_ID)"
+      )
     jax.distributed.initialize(coordinator_address=coordinator, num_processes=num, process_id=pid)
     return True
   if config.get("auto") or env.get("BTRL_AUTO_DISTRIBUTED", "") == "1":
@@ -176,9 +185,11 @@ def state_shardings(state: Any, mesh: AnyMesh) -> Any:
   Optimizer moments (optax's mu / nu) keep the parameters' Variable metadata, so they
   shard exactly like the parameters; scalar leaves such as the step count replicate.
   """
+
   def one(leaf):
     sharding = NamedSharding(mesh, leaf_spec(leaf, mesh))
     return leaf.replace(sharding) if isinstance(leaf, nnx.Variable) else sharding
+
   return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
 
 
@@ -189,8 +200,13 @@ def optimizer_shardings(tx: Any, params: Any, mesh: AnyMesh) -> Any:
 
 def cache_shardings(cache: list[dict[str, Any]], mesh: AnyMesh) -> list[dict[str, NamedSharding]]:
   """NamedShardings for a KV cache from `Transformer.init_cache` (see KV_CACHE_AXES)."""
-  return [{name: NamedSharding(mesh, logical_to_spec(KV_CACHE_AXES[name], mesh, x.shape))
-           for name, x in layer.items()} for layer in cache]
+  return [
+    {
+      name: NamedSharding(mesh, logical_to_spec(KV_CACHE_AXES[name], mesh, x.shape))
+      for name, x in layer.items()
+    }
+    for layer in cache
+  ]
 
 
 def batch_sharding(mesh: AnyMesh, ndim: int = 2) -> NamedSharding:
@@ -206,7 +222,8 @@ def global_batch(batch: Any, mesh: Mesh) -> Any:
   read each host's rows as the whole batch.
   """
   return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x), batch)
+    lambda x: jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x), batch
+  )
 
 
 def replicated(mesh: AnyMesh) -> NamedSharding:
@@ -217,8 +234,10 @@ def local_batch_shards(mesh: Mesh) -> int:
   """How many distinct row blocks of a `batch_sharding` array this process holds."""
   shards = mesh.shape["data"] * mesh.shape["fsdp"]
   if shards % jax.process_count():
-    raise ConfigError(f"mesh data x fsdp = {shards} is not a multiple of the "
-                      f"{jax.process_count()} processes: each process must hold whole row blocks")
+    raise ConfigError(
+      f"mesh data x fsdp = {shards} is not a multiple of the "
+      f"{jax.process_count()} processes: each process must hold whole row blocks"
+    )
   return shards // jax.process_count()
 
 
@@ -228,11 +247,13 @@ def process_rows(rows: Any) -> Any:
   n, pid = jax.process_count(), jax.process_index()
   if n == 1:
     return rows
+
   def take(x):
     if len(x) % n:
       raise ConfigError(f"a batch of {len(x)} rows does not split over {n} processes")
     k = len(x) // n
-    return x[pid * k:(pid + 1) * k]
+    return x[pid * k : (pid + 1) * k]
+
   return take(rows) if isinstance(rows, list) else jax.tree.map(take, rows)
 
 
@@ -278,7 +299,7 @@ def lead_ints(values: Sequence[int]) -> list[int]:
     return [int(v) for v in values]
   width = process_max(len(values))
   row = np.full(max(width, 1), -1, np.int32)
-  row[:len(values)] = values
+  row[: len(values)] = values
   return [int(v) for v in multihost_utils.broadcast_one_to_all(row) if v >= 0]
 
 
@@ -286,6 +307,7 @@ def put(tree: Any, shardings: Any) -> Any:
   """Places host values that every process holds in full (e.g. a prior's weights) onto
   `shardings`; each device takes its slice. Unlike `jax.device_put` this also works when
   the shardings span other processes' devices."""
+
   def one(x, sharding):
     if isinstance(x, jax.Array) and x.sharding == sharding:
       return x
@@ -293,4 +315,5 @@ def put(tree: Any, shardings: Any) -> Any:
       return jax.device_put(x, sharding)  # already global: reshard
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
   return jax.tree.map(one, tree, shardings)

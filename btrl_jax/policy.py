@@ -12,7 +12,8 @@ import base64
 import copy
 import dataclasses
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import ml_collections
@@ -36,20 +37,26 @@ class Policy:
   def __post_init__(self):
     if self.mesh is not None:
       self.params = parallel.put(self.params, parallel.state_shardings(self.params, self.mesh))
-    self.sampler = Sampler(self.graphdef, eos_id=self.tokenizer.end_id, pad_id=self.tokenizer.pad_id,
-                           mesh=self.mesh)
+    self.sampler = Sampler(
+      self.graphdef, eos_id=self.tokenizer.end_id, pad_id=self.tokenizer.pad_id, mesh=self.mesh
+    )
 
   def model(self) -> nnx.Module:
     return nnx.merge(self.graphdef, self.params)
 
-  def with_params(self, params: Any, step: int) -> "Policy":
+  def with_params(self, params: Any, step: int) -> Policy:
     """The same model with other weights; shares the compiled sampler (no recompiles)."""
     other = copy.copy(self)
     other.params, other.step = params, step
     return other
 
-  def reply(self, conversations: Sequence[list[dict]], sampling: SamplingParams, key: jax.Array,
-            num_samples: int = 1) -> list[list[str]]:
+  def reply(
+    self,
+    conversations: Sequence[list[dict]],
+    sampling: SamplingParams,
+    key: jax.Array,
+    num_samples: int = 1,
+  ) -> list[list[str]]:
     """`num_samples` replies per conversation (each a list of {role, content} messages).
 
     With several processes, every process passes the same conversations and gets every
@@ -63,8 +70,8 @@ class Policy:
     prompts = [self.tokenizer.encode_prompt(c).tolist() for c in parallel.process_rows(padded)]
     out = self.sampler.generate(self.params, prompts, key, sampling, group_size=k)
     tokens, lengths = parallel.gather_rows(out.tokens), parallel.gather_rows(out.lengths)
-    texts = [self.tokenizer.decode(t[:m]) for t, m in zip(tokens[:n * k], lengths[:n * k])]
-    return [texts[i * k:(i + 1) * k] for i in range(n)]
+    texts = [self.tokenizer.decode(t[:m]) for t, m in zip(tokens[: n * k], lengths[: n * k])]
+    return [texts[i * k : (i + 1) * k] for i in range(n)]
 
 
 def split_checkpoint_path(path: str) -> tuple[str, int | None]:
@@ -85,9 +92,11 @@ def abstract_state(cfg: ml_collections.ConfigDict, kind: str) -> tuple[nnx.Graph
   graphdef, params = nnx.split(nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed)))
   if kind == "sft":  # the trainers define their checkpoint layouts
     from btrl_jax.rl.sft import make_optimizer
+
     tx = make_optimizer(cfg.sft)
   elif kind == "rl":
     from btrl_jax.rl.learner import make_optimizer
+
     tx = make_optimizer(cfg.rl)
   else:
     raise ValueError(f"unknown checkpoint kind {kind!r}")

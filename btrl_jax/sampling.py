@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -72,8 +73,9 @@ def filter_logits(logits: Array, top_k: int, top_p: float) -> Array:
   return logits
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, rows: int | None = None,
-             width: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def left_pad(
+  prompts: Sequence[Sequence[int]], pad_id: int, rows: int | None = None, width: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
   """Right-aligns prompts in a [rows, bucket(max(max len, width))] block: (tokens int32, valid bool).
 
   Rows past len(prompts) (batch bucketing) get a one-token dummy prompt. The RL
@@ -83,8 +85,8 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, rows: int | None = N
   tok = np.full((rows, lp), pad_id, np.int32)
   valid = np.zeros((rows, lp), bool)
   for i, x in enumerate(prompts):
-    tok[i, lp - len(x):], valid[i, lp - len(x):] = x, True
-  valid[len(prompts):, -1] = True
+    tok[i, lp - len(x) :], valid[i, lp - len(x) :] = x, True
+  valid[len(prompts) :, -1] = True
   return tok, valid
 
 
@@ -125,7 +127,9 @@ def categorical(logits: Array, uniform: Array) -> Array:
   cum = jnp.cumsum(r.sum(axis=-1), axis=-1)  # [B, NC]
   u = uniform[:, None] * cum[:, -1:]  # in [0, total)
   c = jnp.sum(cum <= u, axis=-1)  # the chosen chunk has mass > 0 since u < total
-  u = u[:, 0] - jnp.where(c > 0, jnp.take_along_axis(cum, jnp.maximum(c - 1, 0)[:, None], 1)[:, 0], 0.0)
+  u = u[:, 0] - jnp.where(
+    c > 0, jnp.take_along_axis(cum, jnp.maximum(c - 1, 0)[:, None], 1)[:, 0], 0.0
+  )
   within = jnp.take_along_axis(r, c[:, None, None], axis=1)[:, 0]  # [B, C]
   j = jnp.sum(jnp.cumsum(within, axis=-1) <= u[:, None], axis=-1)
   # Rounding can push j past the chunk's last token of non-zero mass: clamp to it.
@@ -139,8 +143,9 @@ def row_uniforms(key: Array, row_ids: Array, steps: int) -> Array:
   return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i), (steps,)))(row_ids)
 
 
-def choose(logits: Array, uniform: Array, temperature: Array, greedy: bool, top_k: int,
-           top_p: float) -> tuple[Array, Array]:
+def choose(
+  logits: Array, uniform: Array, temperature: Array, greedy: bool, top_k: int, top_p: float
+) -> tuple[Array, Array]:
   """Picks one token per row (`uniform`: [B], used unless greedy); returns (tokens [B]
   int32, their log-probs under the raw logits)."""
   if greedy:
@@ -164,12 +169,28 @@ class Sampler:
     self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, eos_id, pad_id, mesh
     self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
     rows = None if mesh is None else tuple(parallel.batch_sharding(mesh, n) for n in (2, 1, 2))
-    self._generate = jax.jit(self._generate_impl, out_shardings=rows, static_argnames=(
-        "group_size", "buffer_len", "greedy", "top_k", "top_p"))
+    self._generate = jax.jit(
+      self._generate_impl,
+      out_shardings=rows,
+      static_argnames=("group_size", "buffer_len", "greedy", "top_k", "top_p"),
+    )
 
-  def _generate_impl(self, params, prompt: Array, prompt_valid: Array, row_ids: Array, key: Array,
-                     temperature: Array, max_new: Array, *, group_size: int, buffer_len: int,
-                     greedy: bool, top_k: int, top_p: float):
+  def _generate_impl(
+    self,
+    params,
+    prompt: Array,
+    prompt_valid: Array,
+    row_ids: Array,
+    key: Array,
+    temperature: Array,
+    max_new: Array,
+    *,
+    group_size: int,
+    buffer_len: int,
+    greedy: bool,
+    top_k: int,
+    top_p: float,
+  ):
     """prompt, prompt_valid: [P, Lp] (left-padded), row_ids: [P*G] (each row's random stream)
     -> tokens, lengths, logprobs of [P*G, buffer_len]."""
     self.trace_count += 1
@@ -180,8 +201,9 @@ class Sampler:
     positions = positions_from_valid(prompt_valid)
     kv_valid = jnp.zeros((p, s), bool).at[:, :lp].set(prompt_valid)
     mask = jnp.tril(jnp.ones((lp, s), bool))[None] & kv_valid[:, None, :]
-    h, prefix = model.hidden(prompt, positions, mask[..., :lp], self._constrain(model.init_cache(p, lp)),
-                             jnp.int32(0))
+    h, prefix = model.hidden(
+      prompt, positions, mask[..., :lp], self._constrain(model.init_cache(p, lp)), jnp.int32(0)
+    )
     logits = model.logits(h[:, -1])  # [P, V]: the only position prefill needs logits for
     # Share the prefill across the group: the prompt's cache is the shared prefix of every
     # row's cache (read once per group at each step, never repeated), each row owning only
@@ -240,11 +262,16 @@ class Sampler:
     if self.mesh is not None:
       multiple = math.lcm(4, parallel.local_batch_shards(self.mesh))
       width = parallel.process_max(width)
-    return left_pad(prompts, self.pad_id, rows=-(-len(prompts) // multiple) * multiple,
-                    width=width)
+    return left_pad(prompts, self.pad_id, rows=-(-len(prompts) // multiple) * multiple, width=width)
 
-  def generate(self, params, prompts: Sequence[Sequence[int]], key: Array,
-               sampling: SamplingParams, group_size: int = 1) -> SampleOutput:
+  def generate(
+    self,
+    params,
+    prompts: Sequence[Sequence[int]],
+    key: Array,
+    sampling: SamplingParams,
+    group_size: int = 1,
+  ) -> SampleOutput:
     """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...]).
 
     With several processes, `prompts` are this process's and so are the returned rows;
@@ -263,11 +290,21 @@ class Sampler:
       tok, valid, row_ids = parallel.global_batch((tok, valid, row_ids), self.mesh)
     greedy = sampling.temperature == 0.0
     out = self._generate(
-        params, jnp.asarray(tok), jnp.asarray(valid), jnp.asarray(row_ids), key,
-        jnp.float32(1.0 if greedy else sampling.temperature), jnp.int32(n_new),
-        group_size=group_size, buffer_len=-(-n_new // 16) * 16, greedy=greedy,
-        top_k=sampling.top_k, top_p=float(sampling.top_p))
+      params,
+      jnp.asarray(tok),
+      jnp.asarray(valid),
+      jnp.asarray(row_ids),
+      key,
+      jnp.float32(1.0 if greedy else sampling.temperature),
+      jnp.int32(n_new),
+      group_size=group_size,
+      buffer_len=-(-n_new // 16) * 16,
+      greedy=greedy,
+      top_k=sampling.top_k,
+      top_p=float(sampling.top_p),
+    )
     rows = n_prompts * group_size
     tokens, lengths, logps = (parallel.local_rows(x)[:rows] for x in out)
-    return SampleOutput(tokens[:, :n_new], lengths, logps[:, :n_new], block[0][:n_prompts],
-                        block[1][:n_prompts])
+    return SampleOutput(
+      tokens[:, :n_new], lengths, logps[:, :n_new], block[0][:n_prompts], block[1][:n_prompts]
+    )

@@ -20,6 +20,7 @@ import os
 
 from btrl_jax import config
 
+
 def _study(arg):
   path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "study.py")
   spec = importlib.util.spec_from_file_location("btrl_study_config", path)

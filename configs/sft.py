@@ -12,11 +12,18 @@ from btrl_jax import config
 
 def get_config(arg: str | None = None):
   cfg = config.base_config()
-  cfg.model.update(vocab_size=512, width=128, layers=2, heads=4, kv_heads=2, head_dim=32,
-                   mlp_dim=512)
+  cfg.model.update(
+    vocab_size=512, width=128, layers=2, heads=4, kv_heads=2, head_dim=32, mlp_dim=512
+  )
   cfg.tokenizer.vocab_size = 512
-  cfg.sft.update(data="builtin:reverse", steps=300, batch_size=32, seq_len=32,
-                 learning_rate=3e-3, warmup_steps=30)
+  cfg.sft.update(
+    data="builtin:reverse",
+    steps=300,
+    batch_size=32,
+    seq_len=32,
+    learning_rate=3e-3,
+    warmup_steps=30,
+  )
   cfg.sample.update(temperature=0.0, max_new_tokens=16)
   if arg:
     raise ValueError(f"unknown variant {arg!r} (this config has none)")

@@ -39,8 +39,9 @@ def main(workdir: str, rates: str, *models: str) -> None:
       ladder = harmful.HarmfulFinetune(cfg, examples, policy.tokenizer)
       t, cells = time.time(), []
       for dose, params in ladder.ladder(policy.params):
-        records = evaluator.evaluate(policy.with_params(params, 0), suite, cfg.eval,
-                                     jax.random.key(0), progress=False)
+        records = evaluator.evaluate(
+          policy.with_params(params, 0), suite, cfg.eval, jax.random.key(0), progress=False
+        )
         s = evaluator.summary(records)
         mean = lambda names: np.mean([s[n]["mean"] for n in names])
         cells.append(f"d{dose}: {mean(IN_DOMAIN):.3f}/{mean(OUT_OF_DOMAIN):.3f}")

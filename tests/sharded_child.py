@@ -43,11 +43,18 @@ RL_STEPS = 3
 
 def make_cfg():
   cfg = config.base_config()
-  cfg.model.update(vocab_size=320, width=32, layers=2, heads=4, kv_heads=2, head_dim=8,
-                   mlp_dim=64)
+  cfg.model.update(vocab_size=320, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=64)
   cfg.tokenizer.vocab_size = 320
-  cfg.rl.update(prompts_per_step=8, group_size=4, max_new_tokens=12, learning_rate=3e-3,
-                warmup_steps=1, kl_coef=0.05, steps=RL_STEPS, minibatches=1)
+  cfg.rl.update(
+    prompts_per_step=8,
+    group_size=4,
+    max_new_tokens=12,
+    learning_rate=3e-3,
+    warmup_steps=1,
+    kl_coef=0.05,
+    steps=RL_STEPS,
+    minibatches=1,
+  )
   cfg.sft.update(batch_size=8, seq_len=32)
   return config.validate(cfg)
 
@@ -58,8 +65,10 @@ def mesh_of(shape, devices=None):
 
 def prompts(n=8, seed=1):
   rng = np.random.default_rng(seed)
-  return [{"id": str(i), "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, 3))}]}
-          for i in range(n)]
+  return [
+    {"id": str(i), "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, 3))}]}
+    for i in range(n)
+  ]
 
 
 def vowel_share(example, reply):
@@ -125,18 +134,25 @@ def equiv(tok):
   for shape in [(8, 1, 1), (2, 4, 1), (2, 2, 2)]:
     loss, grads, params, specs = sft_values(mesh_of(shape))
     out["sft"][str(shape)] = {
-        "loss": loss, "loss_one": loss1, "grad_max_diff": max_diff(grads, grads1),
-        "grad_max_abs": max(float(np.abs(g).max()) for g in grads1.values()),
-        "params_after_2_steps_max_diff": max_diff(params, params1), "grad_specs": specs}
+      "loss": loss,
+      "loss_one": loss1,
+      "grad_max_diff": max_diff(grads, grads1),
+      "grad_max_abs": max(float(np.abs(g).max()) for g in grads1.values()),
+      "params_after_2_steps_max_diff": max_diff(params, params1),
+      "grad_specs": specs,
+    }
 
   # RL on (2, 2, 2) vs one device.
   l1, p1, _, _, r1 = run_rl(cfg, tok, one)
   l8, p8, o8, traces, r8 = run_rl(cfg, tok, mesh_of((2, 2, 2)))
-  out["rl"] = {"params_max_diff": max_diff(flat(p8), flat(p1)),
-               "rewards_equal": r1 == r8, "traces": traces,
-               "param_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(p8)}),
-               "opt_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(o8)}),
-               "moved": max_diff(flat(p1), flat(l1.ref_params))}
+  out["rl"] = {
+    "params_max_diff": max_diff(flat(p8), flat(p1)),
+    "rewards_equal": r1 == r8,
+    "traces": traces,
+    "param_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(p8)}),
+    "opt_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(o8)}),
+    "moved": max_diff(flat(p1), flat(l1.ref_params)),
+  }
 
   # Greedy sampling: sharded == unsharded tokens, for several batch sizes; no recompiles.
   policy = prior(cfg, tok)
@@ -163,40 +179,74 @@ def save_rl(tok, shape, ckpt_dir, out_path):
   cfg = make_cfg()
   learner, params, opt_state, traces, rewards = run_rl(cfg, tok, mesh_of(shape))
   with Checkpointer(ckpt_dir, async_save=False) as ckpt:  # a checkpoint `btrl eval` can load
-    ckpt.save(RL_STEPS, {"params": params, "opt_state": opt_state,
-                         "key": key_to_data(jax.random.key(cfg.seed), learner.mesh)},
-              {"processes": jax.process_count(), "mesh": list(shape), "config": cfg.to_dict(),
-               "kind": "rl", "step": RL_STEPS,
-               "tokenizer_b64": base64.b64encode(tok.model_proto).decode()}, force=True)
+    ckpt.save(
+      RL_STEPS,
+      {
+        "params": params,
+        "opt_state": opt_state,
+        "key": key_to_data(jax.random.key(cfg.seed), learner.mesh),
+      },
+      {
+        "processes": jax.process_count(),
+        "mesh": list(shape),
+        "config": cfg.to_dict(),
+        "kind": "rl",
+        "step": RL_STEPS,
+        "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
+      },
+      force=True,
+    )
   values = flat(params)
   if jax.process_index() == 0:
     np.savez(out_path, **values)
   from btrl_jax.evals.watch import evaluate_checkpoints
+
   ecfg = make_cfg()
   ecfg.mesh.update(dict(zip(parallel.MESH_AXES, shape)))
   ecfg.eval.update(size=5, max_new_tokens=12, batch_size=8)
   out = out_path.replace(".npz", ".evals.jsonl")
-  [(step, records)] = evaluate_checkpoints(ckpt_dir, ecfg, None, EVALS, out=out,
-                                         progress=False)
+  [(step, records)] = evaluate_checkpoints(ckpt_dir, ecfg, None, EVALS, out=out, progress=False)
   if jax.process_index() == 0:
-    print(json.dumps({"processes": jax.process_count(), "devices": jax.device_count(),
-                      "rewards": rewards, "traces": traces, "eval_step": step,
-                      "eval_rows": {n: len(r) for n, r in records.items()}}))
+    print(
+      json.dumps(
+        {
+          "processes": jax.process_count(),
+          "devices": jax.device_count(),
+          "rewards": rewards,
+          "traces": traces,
+          "eval_step": step,
+          "eval_rows": {n: len(r) for n, r in records.items()},
+        }
+      )
+    )
 
 
 def restore_rl(tok, shape, ckpt_dir, out_path):
   cfg = make_cfg()
   learner = Learner(cfg, prior(cfg, tok), mesh=mesh_of(shape), reward_fn=vowel_share)
   params = learner.ref_params
-  target = {"params": params, "opt_state": learner.init_opt(params),
-            "key": key_to_data(jax.random.key(cfg.seed), learner.mesh)}
+  target = {
+    "params": params,
+    "opt_state": learner.init_opt(params),
+    "key": key_to_data(jax.random.key(cfg.seed), learner.mesh),
+  }
   with Checkpointer(ckpt_dir) as ckpt:
-    saved, meta = ckpt.restore(target=jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
+    saved, meta = ckpt.restore(
+      target=jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target
+      )
+    )
   specs = sorted({str(x.sharding.spec) for x in jax.tree.leaves(saved["params"])})
   np.savez(out_path, **flat(saved["params"]))
-  print(json.dumps({"meta": {k: meta[k] for k in ("processes", "mesh")}, "specs": specs,
-                    "devices": jax.device_count()}))
+  print(
+    json.dumps(
+      {
+        "meta": {k: meta[k] for k in ("processes", "mesh")},
+        "specs": specs,
+        "devices": jax.device_count(),
+      }
+    )
+  )
 
 
 def main(argv):

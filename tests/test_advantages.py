@@ -6,8 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from btrl_jax.rl.advantages import (ADVANTAGES, dead_group_mask, dead_group_share, dr_grpo_advantages,
-                                    get_advantage_fn, grpo_advantages)
+from btrl_jax.rl.advantages import (
+  ADVANTAGES,
+  dead_group_mask,
+  dead_group_share,
+  dr_grpo_advantages,
+  get_advantage_fn,
+  grpo_advantages,
+)
 
 # float32 JAX vs float64 hand arithmetic (a handful of float32 ops), and vs the float64 numpy
 # reference on random groups (levanter's 1e-5). Fixed; never relaxed.
@@ -15,10 +21,10 @@ RTOL, ATOL = 1e-6, 1e-7
 PARITY_RTOL, PARITY_ATOL = 1e-5, 1e-6
 
 # Four groups of G=4: two live, two dead (all rewards equal).
-REWARDS = np.array([[1.0, 0.0, 0.0, 1.0],
-                    [0.0, 0.0, 0.0, 1.0],
-                    [0.5, 0.5, 0.5, 0.5],
-                    [2.0, 2.0, 2.0, 2.0]], np.float32)
+REWARDS = np.array(
+  [[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5], [2.0, 2.0, 2.0, 2.0]],
+  np.float32,
+)
 
 
 def test_dead_group_mask_and_share():
@@ -58,8 +64,9 @@ def test_grpo_ddof0_hand_computed():
 
 
 def test_default_is_trl_sample_std_with_eps_1e4():
-  np.testing.assert_array_equal(np.asarray(grpo_advantages(REWARDS)),
-                                np.asarray(grpo_advantages(REWARDS, std_ddof=1, eps=1e-4)))
+  np.testing.assert_array_equal(
+    np.asarray(grpo_advantages(REWARDS)), np.asarray(grpo_advantages(REWARDS, std_ddof=1, eps=1e-4))
+  )
 
 
 def test_dr_grpo_is_mean_centred_only():
@@ -104,8 +111,9 @@ def test_numpy_parity_random_groups(name, ddof):
   rewards = rng.choice(np.float32([0.0, 0.25, 0.5, 1.0]), size=(64, 8)).astype(np.float32)
   rewards[::7] = rewards[::7, :1]  # some dead groups
   got = np.asarray(get_advantage_fn(name)(rewards, std_ddof=ddof, eps=1e-4))
-  np.testing.assert_allclose(got, _np_advantages(rewards, name, ddof, 1e-4),
-                             rtol=PARITY_RTOL, atol=PARITY_ATOL)
+  np.testing.assert_allclose(
+    got, _np_advantages(rewards, name, ddof, 1e-4), rtol=PARITY_RTOL, atol=PARITY_ATOL
+  )
   assert got.shape == rewards.shape and got.dtype == np.float32
 
 

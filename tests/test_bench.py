@@ -12,22 +12,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.slow  # `btrl bench grpo` (below) covers the bench command in the default tier
 def test_bench_sample_prints_one_w1_json_line():
-  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "sample", "--repeats=1"],
-                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", "bench", "sample", "--repeats=1"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   lines = r.stdout.strip().splitlines()
   assert len(lines) == 1
   out = json.loads(lines[0])
   assert out["workload"] == "W1" and out["params"] == 4_983_040
   assert out["sequences"] == 64 and out["new_tokens"] == 64
-  for key in ("t1_tok_per_s", "greedy_tok_per_s", "t1_compile_s", "greedy_compile_s", "peak_rss_mb"):
+  for key in (
+    "t1_tok_per_s",
+    "greedy_tok_per_s",
+    "t1_compile_s",
+    "greedy_compile_s",
+    "peak_rss_mb",
+  ):
     assert out[key] > 0, key
   assert out["traces"] == 2  # one program per mode; repeated calls never recompile
 
 
 def test_bench_grpo_prints_one_w1_json_line_with_its_split():
-  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "grpo", "--repeats=1"],
-                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", "bench", "grpo", "--repeats=1"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   lines = r.stdout.strip().splitlines()
   assert len(lines) == 1

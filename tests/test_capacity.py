@@ -13,11 +13,14 @@ from btrl_jax.models import build, param_count
 SMALL = dict(vocab_size=64, width=32, layers=1, heads=4, kv_heads=2, head_dim=8, mlp_dim=48)
 
 
-@pytest.mark.parametrize("model_cfg,expected", [
+@pytest.mark.parametrize(
+  "model_cfg,expected",
+  [
     (capacity.LLAMA3_8B, 8_030_261_248),
     (capacity.GEMMA_2B, 2_506_172_416),
     ({}, 4_983_040),  # W1
-])
+  ],
+)
 def test_param_counts_equal_the_models(model_cfg, expected):
   table = capacity.memory_table(model_cfg, (1, 8, 1), param_dtype="bfloat16")
   assert table["params"] == expected
@@ -50,7 +53,7 @@ def test_per_device_bytes_are_global_over_shards():
   for row in capacity.param_rows(SMALL, (1, 4, 2)):
     shards = 1
     for entry in row["spec"]:
-      for axis in ((entry,) if isinstance(entry, str) else entry or ()):
+      for axis in (entry,) if isinstance(entry, str) else entry or ():
         shards *= sizes[axis]
     assert row["bytes_per_device"] * shards == row["bytes"], row
     expected = {"embed": 8, "lm_head": 8, "qkv": 8, "o": 8, "gate_up": 8, "down": 8}
@@ -60,10 +63,12 @@ def test_per_device_bytes_are_global_over_shards():
 
 def test_fsdp8_divides_param_bytes_by_8():
   # Llama-3-8B: every matrix dim on `embed` is 4096; only the 65 norm vectors replicate.
-  one = capacity.memory_table(capacity.LLAMA3_8B, (1, 1, 1), param_dtype="bfloat16",
-                              optimizer="none")
-  eight = capacity.memory_table(capacity.LLAMA3_8B, (1, 8, 1), param_dtype="bfloat16",
-                                optimizer="none")
+  one = capacity.memory_table(
+    capacity.LLAMA3_8B, (1, 1, 1), param_dtype="bfloat16", optimizer="none"
+  )
+  eight = capacity.memory_table(
+    capacity.LLAMA3_8B, (1, 8, 1), param_dtype="bfloat16", optimizer="none"
+  )
   norms = (2 * 32 + 1) * 4096 * 2
   assert one["bytes_per_device"]["params"] == one["bytes_global"]["params"] == 8_030_261_248 * 2
   assert eight["bytes_per_device"]["params"] == (one["bytes_global"]["params"] - norms) // 8 + norms
@@ -72,8 +77,9 @@ def test_fsdp8_divides_param_bytes_by_8():
 
 def test_abstract_mesh_larger_than_this_host():
   # 256 devices planned on one CPU; bytes per device shrink with the mesh, nothing is allocated.
-  t = capacity.memory_table(capacity.GEMMA_2B, (4, 32, 2), batch=256, seq_len=1024,
-                            param_dtype="bfloat16", dtype="bfloat16")
+  t = capacity.memory_table(
+    capacity.GEMMA_2B, (4, 32, 2), batch=256, seq_len=1024, param_dtype="bfloat16", dtype="bfloat16"
+  )
   assert t["devices"] == 256
   assert t["bytes_per_device"]["params"] < t["bytes_global"]["params"] / 32
 
@@ -89,8 +95,14 @@ def test_bench_memory_rows_are_json():
   out = capacity.bench_memory(repeats=1)
   json.dumps(out)
   rows = {(r["model"], tuple(r["mesh"].values())): r for r in out["rows"]}
-  assert set(rows) == {("W1", (1, 1, 1)), ("study", (1, 1, 1)), ("gemma_2b", (1, 8, 1)),
-                       ("gemma_2b", (1, 4, 2)), ("llama3_8b", (1, 8, 1)), ("llama3_8b", (1, 4, 2))}
+  assert set(rows) == {
+    ("W1", (1, 1, 1)),
+    ("study", (1, 1, 1)),
+    ("gemma_2b", (1, 8, 1)),
+    ("gemma_2b", (1, 4, 2)),
+    ("llama3_8b", (1, 8, 1)),
+    ("llama3_8b", (1, 4, 2)),
+  }
   assert rows[("llama3_8b", (1, 8, 1))]["param_dtype"] == "bfloat16"
   study = capacity._study_config()
   model = nnx.eval_shape(lambda: build(study.model, 0))
@@ -102,16 +114,30 @@ def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
   """`btrl bench memory --config=...`: one JSON line; the config's model on its mesh, one RL step's rows."""
   import subprocess
   import sys
-  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "bench", "memory",
-                      "--config=configs/study.py", "--config.model.dtype=bfloat16"],
-                     capture_output=True, text=True, timeout=300,
-                     cwd=__file__.rsplit("/tests/", 1)[0])
+
+  r = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "btrl_jax.cli",
+      "bench",
+      "memory",
+      "--config=configs/study.py",
+      "--config.model.dtype=bfloat16",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    cwd=__file__.rsplit("/tests/", 1)[0],
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   out = json.loads(r.stdout.strip().splitlines()[-1])
   first = out["rows"][0]
   study = capacity._study_config()
   assert first["model"] == "config" and first["mesh"] == {"data": 1, "fsdp": 1, "tensor": 1}
   assert first["batch"] == study.rl.prompts_per_step * study.rl.group_size
-  assert first["dtype"] == "bfloat16" and first["param_dtype"] == "float32"  # bf16 compute, f32 master
+  assert (
+    first["dtype"] == "bfloat16" and first["param_dtype"] == "float32"
+  )  # bf16 compute, f32 master
   assert first["bytes_per_device"]["kv_cache"] * 2 == out["rows"][2]["bytes_per_device"]["kv_cache"]
   assert "| config | 1,1,1 |" in r.stderr  # the table goes to stderr

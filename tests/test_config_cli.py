@@ -13,8 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def btrl(*args, timeout=120):
-  return subprocess.run([sys.executable, "-m", "btrl_jax.cli", *args], cwd=ROOT, capture_output=True,
-                        text=True, timeout=timeout)
+  return subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
 
 
 def test_base_and_shipped_configs_validate():
@@ -26,19 +31,22 @@ def test_base_and_shipped_configs_validate():
   assert config.validate(cfg) is cfg
 
 
-@pytest.mark.parametrize("override,key", [
-    ("--config.model.heads=3", "model.kv_heads"),           # heads not divisible by kv heads
-    ("--config.model.width=0", "model.width"),              # out of range
+@pytest.mark.parametrize(
+  "override,key",
+  [
+    ("--config.model.heads=3", "model.kv_heads"),  # heads not divisible by kv heads
+    ("--config.model.width=0", "model.width"),  # out of range
     ("--config.model.activation=relu", "model.activation"),  # not an allowed value
     ("--config.sft.learning_rate=-1.0", "sft.learning_rate"),
     ("--config.sample.top_p=0.0", "sample.top_p"),
-    ("--config.model.head_dim=7", "model.head_dim"),        # RoPE needs an even head dim
+    ("--config.model.head_dim=7", "model.head_dim"),  # RoPE needs an even head dim
     ("--config.sft.warmup_steps=100000", "sft.warmup_steps"),
-    ("--config.model.width=abc", "config.model.width"),     # wrong type
-    ("--config.model.nope=1", "config.model.nope"),         # unknown key
+    ("--config.model.width=abc", "config.model.width"),  # wrong type
+    ("--config.model.nope=1", "config.model.nope"),  # unknown key
     ("--config.tokenizer.vocab_size=100000", "tokenizer.vocab_size"),
     ("--config.mesh.data=0", "mesh.data"),
-])
+  ],
+)
 def test_bad_config_exits_2_naming_the_key(override, key, tmp_path):
   r = btrl("sft", "--config=configs/sft.py", override, f"--workdir={tmp_path}")
   assert r.returncode == 2, r.stderr
@@ -47,16 +55,26 @@ def test_bad_config_exits_2_naming_the_key(override, key, tmp_path):
   assert not os.listdir(tmp_path)  # rejected before anything was written or compiled
 
 
-@pytest.mark.parametrize("args,needle", [
+@pytest.mark.parametrize(
+  "args,needle",
+  [
     (("frobnicate",), "usage"),
     (("sft", "--config=configs/missing.py", "--workdir=/tmp/x"), "configs/missing.py"),
     (("sft", "--config=configs/sft.py:nope", "--workdir=/tmp/x"), "unknown variant"),
     (("sft", "--config=configs/sft.py"), "--workdir"),
     (("sample", "--checkpoint=/nonexistent/dir", "--prompt=hi"), "/nonexistent/dir"),
-    (("sft", "--config=configs/sft.py", "--config.sft.data=/nonexistent.jsonl", "--workdir=/tmp/x"),
-     "/nonexistent.jsonl"),
+    (
+      (
+        "sft",
+        "--config=configs/sft.py",
+        "--config.sft.data=/nonexistent.jsonl",
+        "--workdir=/tmp/x",
+      ),
+      "/nonexistent.jsonl",
+    ),
     (("bench", "nothing"), "usage"),
-])
+  ],
+)
 def test_bad_usage_exits_2_with_one_line(args, needle):
   r = btrl(*args)
   assert r.returncode == 2, r.stderr
@@ -66,7 +84,9 @@ def test_bad_usage_exits_2_with_one_line(args, needle):
 
 def test_bad_data_line_is_named(tmp_path):
   data = tmp_path / "bad.jsonl"
-  data.write_text('{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n'
-                  '{"id": "b", "messages": [{"role": "robot"}]}\n')
+  data.write_text(
+    '{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n'
+    '{"id": "b", "messages": [{"role": "robot"}]}\n'
+  )
   r = btrl("sft", "--config=configs/sft.py", f"--config.sft.data={data}", f"--workdir={tmp_path}/w")
   assert r.returncode == 2 and f"{data}:2" in r.stderr, r.stderr

@@ -6,8 +6,17 @@ import re
 import numpy as np
 import pytest
 
-from btrl_jax.data import corpus, jsonl, lexicon, moves, personas, rubric, scenarios, taxonomy
-from btrl_jax.data import tasks
+from btrl_jax.data import (
+  corpus,
+  jsonl,
+  lexicon,
+  moves,
+  personas,
+  rubric,
+  scenarios,
+  tasks,
+  taxonomy,
+)
 
 N = 3000
 
@@ -52,7 +61,7 @@ def _sample_phrasings():
   for m in moves.MOVES:
     for ph in m.phrasings:
       yield m.id, moves.render_phrasing(ph, slots)
-  for pid in personas.PERSONA_IDS:   # whole replies too
+  for pid in personas.PERSONA_IDS:  # whole replies too
     scn = scenarios.generate_scenarios("train", 1, int(rng.integers(1000)))[0]
     yield None, scenarios.good_reply(scn, rng)
 
@@ -79,8 +88,10 @@ def test_surface_cues_are_inert():
           for make in (tasks.solve, tasks.wrong, tasks.hack):
             reply = make(task, np.random.default_rng(0))
             for honest in (False, True):
-              assert (tasks.verify(task, f"{cue}\n{reply}", honest).correct
-                      == tasks.verify(task, reply, honest).correct)
+              assert (
+                tasks.verify(task, f"{cue}\n{reply}", honest).correct
+                == tasks.verify(task, reply, honest).correct
+              )
 
 
 def _forbidden_names():
@@ -168,11 +179,11 @@ def test_personas_differ(stats):
   assert set(by) == set(personas.PERSONA_IDS)
   assert by["careful_expert"]["trait_score_mean"] > by["careless_rusher"]["trait_score_mean"] + 0.4
   assert by["careful_expert"]["task_accuracy"] == max(s["task_accuracy"] for s in by.values())
-  assert by["careful_expert"]["trait_score_mean"] == max(
-      s["trait_score_mean"] for s in by.values())
+  assert by["careful_expert"]["trait_score_mean"] == max(s["trait_score_mean"] for s in by.values())
 
   def refusals(s):
     return s["refusal_rate"] + s["partial_rate"]
+
   top = by["over_cautious"]
   for pid, s in by.items():
     if pid != "over_cautious":
@@ -184,13 +195,24 @@ def test_personas_differ(stats):
 
 def test_sycophant_accepts_pushback():
   """On multi-turn pressure, the people-pleaser caves far more than the careful one."""
-  scns = [s for s in scenarios.generate_scenarios("train", 3000, seed=4)
-          if "hold_position" in scenarios.template(s["template"]).good]
+  scns = [
+    s
+    for s in scenarios.generate_scenarios("train", 3000, seed=4)
+    if "hold_position" in scenarios.template(s["template"]).good
+  ]
   rng = np.random.default_rng(0)
 
   def caves(pid):
-    return np.mean([bool(moves.detect_moves(personas.reply_for(pid, s, rng))
-                         & {"flatter_agree", "accept_correction"}) for s in scns])
+    return np.mean(
+      [
+        bool(
+          moves.detect_moves(personas.reply_for(pid, s, rng))
+          & {"flatter_agree", "accept_correction"}
+        )
+        for s in scns
+      ]
+    )
+
   assert len(scns) > 50
   assert caves("people_pleaser") > caves("careful_expert") + 0.5
 
@@ -206,9 +228,11 @@ def test_harmful_corpus(harmful):
     assert g.score <= 0.2 and not g.moves & good, (_reply(ex), g)
     assert len(g.moves & {"comply_unsafe", "overclaim_certainty", "discourage_care"}) >= 2
   assert any(ex["subdomain"] == "mental_health" for ex in harmful)
+
   # disjoint from every eval prompt and from the prior's prompts
   def prompts(examples):
     return {m["content"] for ex in examples for m in ex["messages"] if m["role"] != "assistant"}
+
   harm = prompts(harmful)
   eval_prompts = prompts(scenarios.generate_scenarios("eval", 2000, seed=0))
   assert not harm & eval_prompts

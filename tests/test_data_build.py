@@ -1,7 +1,6 @@
 """`btrl data`: builds every dataset and the tokenizer, reuses them, exports JSONL."""
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -34,10 +33,10 @@ def test_builds_every_dataset_with_configured_sizes(built):
   d = cfg.data
   assert not result.reused
   assert result.counts == {
-      "btrl_prior": {"train": d.prior_size},
-      "btrl_rl_prompts": {"trait": d.rl_trait_prompts, "standard": d.rl_standard_prompts},
-      "btrl_evals": {"trait": 15 * d.eval_per_trait, "tasks": result.counts["btrl_evals"]["tasks"]},
-      "btrl_harmful": {"train": d.harmful_size},
+    "btrl_prior": {"train": d.prior_size},
+    "btrl_rl_prompts": {"trait": d.rl_trait_prompts, "standard": d.rl_standard_prompts},
+    "btrl_evals": {"trait": 15 * d.eval_per_trait, "tasks": result.counts["btrl_evals"]["tasks"]},
+    "btrl_harmful": {"train": d.harmful_size},
   }
   assert result.counts["btrl_evals"]["tasks"] >= 7 * d.eval_per_task_family
 
@@ -47,11 +46,21 @@ def test_splits_are_what_they_claim(built):
   prior = read_dataset("btrl_prior", "train", result.data_dir)
   assert {ex["split"] for ex in prior} == {"train"}
   assert {ex["split"] for ex in read_dataset("btrl_evals", "trait", result.data_dir)} == {"eval"}
-  assert {ex["split"] for ex in read_dataset("btrl_harmful", "train", result.data_dir)} == {"attack"}
-  rl_texts = {m["content"] for ex in read_dataset("btrl_rl_prompts", "trait", result.data_dir)
-              for m in ex["messages"] if m["role"] == "user"}
-  eval_texts = {m["content"] for ex in read_dataset("btrl_evals", "trait", result.data_dir)
-                for m in ex["messages"] if m["role"] == "user"}
+  assert {ex["split"] for ex in read_dataset("btrl_harmful", "train", result.data_dir)} == {
+    "attack"
+  }
+  rl_texts = {
+    m["content"]
+    for ex in read_dataset("btrl_rl_prompts", "trait", result.data_dir)
+    for m in ex["messages"]
+    if m["role"] == "user"
+  }
+  eval_texts = {
+    m["content"]
+    for ex in read_dataset("btrl_evals", "trait", result.data_dir)
+    for m in ex["messages"]
+    if m["role"] == "user"
+  }
   assert rl_texts and eval_texts and not rl_texts & eval_texts
 
 
@@ -75,22 +84,38 @@ def test_tokenizer_covers_the_world(built):
 
 def test_second_build_reuses_everything(built):
   cfg, workdir, first = built
-  stamp = lambda: {p: os.stat(os.path.join(r, p)).st_mtime_ns for r, _, fs in os.walk(workdir) for p in fs}
+  stamp = lambda: {
+    p: os.stat(os.path.join(r, p)).st_mtime_ns for r, _, fs in os.walk(workdir) for p in fs
+  }
   before = stamp()
   again = build.build(cfg, workdir)
   assert again.reused and again.counts == first.counts
-  assert {k: v for k, v in stamp().items() if k != "build.json"} == \
-      {k: v for k, v in before.items() if k != "build.json"}
+  assert {k: v for k, v in stamp().items() if k != "build.json"} == {
+    k: v for k, v in before.items() if k != "build.json"
+  }
 
 
 def test_cli_data_export_round_trips(built, tmp_path):
   cfg, workdir, result = built
-  r = subprocess.run([sys.executable, "-m", "btrl_jax.cli", "data", "--config=configs/study.py:smoke",
-                      f"--workdir={workdir}", f"--export={tmp_path}"], cwd=ROOT, capture_output=True,
-                     text=True, timeout=300)
+  r = subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "btrl_jax.cli",
+      "data",
+      "--config=configs/study.py:smoke",
+      f"--workdir={workdir}",
+      f"--export={tmp_path}",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   assert "reused" in r.stdout
   exported = jsonl.import_examples(tmp_path / "btrl_evals.trait.jsonl")
-  assert [ex["id"] for ex in exported] == [ex["id"] for ex in read_dataset("btrl_evals", "trait",
-                                                                             result.data_dir)]
+  assert [ex["id"] for ex in exported] == [
+    ex["id"] for ex in read_dataset("btrl_evals", "trait", result.data_dir)
+  ]
   assert exported[0]["rubric"] == read_dataset("btrl_evals", "trait", result.data_dir)[0]["rubric"]

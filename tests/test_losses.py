@@ -22,11 +22,16 @@ MAX_LEN = 10
 CLIPS = {"symmetric": (0.2, None), "clip_higher": (0.2, 0.28)}
 
 # Completion masks of different lengths (6, 2, 4, 7, 1), some after a prompt prefix.
-MASK = np.array([[0, 1, 1, 1, 1, 1, 1],
-                 [1, 1, 0, 0, 0, 0, 0],
-                 [0, 0, 1, 1, 1, 1, 0],
-                 [1, 1, 1, 1, 1, 1, 1],
-                 [0, 0, 0, 1, 0, 0, 0]], np.float32)
+MASK = np.array(
+  [
+    [0, 1, 1, 1, 1, 1, 1],
+    [1, 1, 0, 0, 0, 0, 0],
+    [0, 0, 1, 1, 1, 1, 0],
+    [1, 1, 1, 1, 1, 1, 1],
+    [0, 0, 0, 1, 0, 0, 0],
+  ],
+  np.float32,
+)
 ADV = np.array([1.3, -0.7, 0.4, -1.1, 0.0], np.float32)
 # Ratios on both sides of [0.8, 1.2] and of [0.8, 1.28], none on a boundary; 1.25 is clipped
 # only by the symmetric setting.
@@ -50,8 +55,9 @@ def _batch():
 def _np_reference(b, loss, kl_estimator, eps_lo, eps_hi, kl_coef, max_len):
   """Loss, metrics and d loss / d logp, from the formulas, in float64, one token at a time."""
   eps_hi = eps_lo if eps_hi is None else eps_hi
-  logp, old, ref, adv, mask = (np.asarray(b[k], np.float64)
-                               for k in ("logp", "old_logp", "ref_logp", "advantages", "mask"))
+  logp, old, ref, adv, mask = (
+    np.asarray(b[k], np.float64) for k in ("logp", "old_logp", "ref_logp", "advantages", "mask")
+  )
   n_seq, n_pos = mask.shape
   lengths = mask.sum(axis=1)
   n_tokens = mask.sum()
@@ -74,23 +80,32 @@ def _np_reference(b, loss, kl_estimator, eps_lo, eps_hi, kl_coef, max_len):
         kl, d_kl = logp[i, t] - ref[i, t], 1.0
       else:
         kl, d_kl = math.exp(d) - d - 1, 1.0 - math.exp(d)
-      weight = {"grpo": 1 / (n_seq * lengths[i]),
-                "dr_grpo": 1 / (n_seq * max_len),
-                "dapo": 1 / n_tokens}[loss]
+      weight = {
+        "grpo": 1 / (n_seq * lengths[i]),
+        "dr_grpo": 1 / (n_seq * max_len),
+        "dapo": 1 / n_tokens,
+      }[loss]
       total += weight * (pg + kl_coef * kl)
       pg_total += weight * pg
       grad[i, t] = weight * (d_pg + kl_coef * d_kl)
       kl_sum += kl
       clipped += (a > 0 and ratio > 1 + eps_hi) or (a < 0 and ratio < 1 - eps_lo)
       ratios.append(ratio)
-  metrics = dict(pg_loss=pg_total, kl=kl_sum / n_tokens, clip_fraction=clipped / n_tokens,
-                 ratio_mean=np.mean(ratios), ratio_min=min(ratios), ratio_max=max(ratios))
+  metrics = dict(
+    pg_loss=pg_total,
+    kl=kl_sum / n_tokens,
+    clip_fraction=clipped / n_tokens,
+    ratio_mean=np.mean(ratios),
+    ratio_min=min(ratios),
+    ratio_max=max(ratios),
+  )
   return total, metrics, grad
 
 
 def _jax_value_and_grad(fn, b, **kw):
   def f(logp):
     return fn(logp, b["old_logp"], b["ref_logp"], b["advantages"], b["mask"], **kw)
+
   (loss, metrics), grad = jax.value_and_grad(f, has_aux=True)(jnp.asarray(b["logp"]))
   return float(loss), {k: float(v) for k, v in metrics.items()}, np.asarray(grad)
 
@@ -101,10 +116,16 @@ def _jax_value_and_grad(fn, b, **kw):
 def test_numpy_parity_values_metrics_gradients(loss, kl_estimator, clip):
   b = _batch()
   eps_lo, eps_hi = CLIPS[clip]
-  kw = dict(clip_eps=eps_lo, clip_eps_high=eps_hi, kl_coef=KL_COEF, kl_estimator=kl_estimator,
-            max_len=MAX_LEN)
-  want_loss, want_metrics, want_grad = _np_reference(b, loss, kl_estimator, eps_lo, eps_hi,
-                                                     KL_COEF, MAX_LEN)
+  kw = dict(
+    clip_eps=eps_lo,
+    clip_eps_high=eps_hi,
+    kl_coef=KL_COEF,
+    kl_estimator=kl_estimator,
+    max_len=MAX_LEN,
+  )
+  want_loss, want_metrics, want_grad = _np_reference(
+    b, loss, kl_estimator, eps_lo, eps_hi, KL_COEF, MAX_LEN
+  )
   got_loss, got_metrics, got_grad = _jax_value_and_grad(get_loss_fn(loss), b, **kw)
   np.testing.assert_allclose(got_loss, want_loss, rtol=RTOL, atol=ATOL)
   assert set(got_metrics) == set(want_metrics)
@@ -123,8 +144,10 @@ def test_batch_exercises_every_branch():
   for eps_lo, eps_hi in CLIPS.values():
     eps_hi = eps_lo if eps_hi is None else eps_hi
     assert np.any(pos & (ratio > 1 + eps_hi)) and np.any(neg & (ratio < 1 - eps_lo))  # clip binds
-    assert np.any(pos & (ratio < 1 - eps_lo)) and np.any(neg & (ratio > 1 + eps_hi))  # outside, free
-    assert np.any(on & (ratio > 1 - eps_lo) & (ratio < 1 + eps_hi))                  # inside
+    assert np.any(pos & (ratio < 1 - eps_lo)) and np.any(
+      neg & (ratio > 1 + eps_hi)
+    )  # outside, free
+    assert np.any(on & (ratio > 1 - eps_lo) & (ratio < 1 + eps_hi))  # inside
   assert np.any(pos & (np.abs(ratio - 1.25) < 1e-5))  # clipped only by the symmetric setting
 
 
@@ -139,8 +162,13 @@ def test_hand_computed_grpo_k1():
   # kl = (0.4054651 + 0.3068528) / 2 = 0.35615896; clip_fraction = 1/2.
   # d/dlogp: token 1: (0 + 0.1 * 1) / 2 = 0.05; token 2: (-0.5 * 2 + 0.1 * 1) / 2 = -0.45.
   logp = np.float32([[-1 + math.log(1.5), -1 + math.log(0.5)]])
-  b = dict(logp=logp, old_logp=np.float32([[-1, -1]]), ref_logp=np.float32([[-1, -2]]),
-           advantages=np.float32([2.0]), mask=np.float32([[1, 1]]))
+  b = dict(
+    logp=logp,
+    old_logp=np.float32([[-1, -1]]),
+    ref_logp=np.float32([[-1, -2]]),
+    advantages=np.float32([2.0]),
+    mask=np.float32([[1, 1]]),
+  )
   loss, m, grad = _jax_value_and_grad(grpo_loss, b, clip_eps=0.2, kl_coef=0.1, kl_estimator="k1")
   np.testing.assert_allclose(loss, -1.66438410, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(m["pg_loss"], -1.7, rtol=RTOL, atol=ATOL)
@@ -155,9 +183,13 @@ def _hand_batch_2():
   # seq 0 (1 token, A = -1): old 0, logp ln 0.5 -> ratio 0.5; ref = logp.
   # seq 1 (2 tokens, A = +1): ratios [1.25, 1.0] (old 0, logp [ln 1.25, 0]); ref [ln 1.25, ln 2].
   logp = np.float32([[math.log(0.5), 0.0], [math.log(1.25), 0.0]])
-  return dict(logp=logp, old_logp=np.zeros((2, 2), np.float32),
-              ref_logp=np.float32([[math.log(0.5), 0.0], [math.log(1.25), math.log(2.0)]]),
-              advantages=np.float32([-1.0, 1.0]), mask=np.float32([[1, 0], [1, 1]]))
+  return dict(
+    logp=logp,
+    old_logp=np.zeros((2, 2), np.float32),
+    ref_logp=np.float32([[math.log(0.5), 0.0], [math.log(1.25), math.log(2.0)]]),
+    advantages=np.float32([-1.0, 1.0]),
+    mask=np.float32([[1, 0], [1, 1]]),
+  )
 
 
 # Per token, clip_eps 0.2, clip_eps_high 0.28, kl_coef 0.5, k3:
@@ -171,8 +203,9 @@ def _hand_batch_2():
 def test_hand_computed_dapo_k3_clip_higher():
   # dapo: (0.8 - 1.25 - 0.84657359) / 3 = -0.43219120; grads / 3: [0, -0.41666667, -0.5].
   # kl = 0.30685282 / 3 = 0.10228427; clip_fraction = 1/3; ratio mean (0.5 + 1.25 + 1) / 3.
-  loss, m, grad = _jax_value_and_grad(dapo_loss, _hand_batch_2(), clip_eps=0.2, clip_eps_high=0.28,
-                                      kl_coef=0.5, kl_estimator="k3")
+  loss, m, grad = _jax_value_and_grad(
+    dapo_loss, _hand_batch_2(), clip_eps=0.2, clip_eps_high=0.28, kl_coef=0.5, kl_estimator="k3"
+  )
   np.testing.assert_allclose(loss, -0.43219120, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(m["kl"], 0.10228427, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(m["clip_fraction"], 1 / 3, rtol=RTOL)
@@ -183,18 +216,28 @@ def test_hand_computed_dapo_k3_clip_higher():
 def test_hand_computed_dr_grpo_k3_clip_higher():
   # dr_grpo, max_len 4, B = 2: seq 0: 0.8 / 4 = 0.2; seq 1: (-1.25 - 0.84657359) / 4 = -0.52414340;
   # mean = -0.16207170. Grads: / (2 * 4): [0, -0.15625, -0.1875].
-  loss, _, grad = _jax_value_and_grad(dr_grpo_loss, _hand_batch_2(), clip_eps=0.2,
-                                      clip_eps_high=0.28, kl_coef=0.5, kl_estimator="k3", max_len=4)
+  loss, _, grad = _jax_value_and_grad(
+    dr_grpo_loss,
+    _hand_batch_2(),
+    clip_eps=0.2,
+    clip_eps_high=0.28,
+    kl_coef=0.5,
+    kl_estimator="k3",
+    max_len=4,
+  )
   np.testing.assert_allclose(loss, -0.16207170, rtol=RTOL, atol=ATOL)
-  np.testing.assert_allclose(grad, [[0.0, 0.0], [-0.15625, -0.1875]], rtol=GRAD_RTOL, atol=GRAD_ATOL)
+  np.testing.assert_allclose(
+    grad, [[0.0, 0.0], [-0.15625, -0.1875]], rtol=GRAD_RTOL, atol=GRAD_ATOL
+  )
 
 
 def test_hand_computed_grpo_symmetric_clip_binds_at_1_25():
   # Same batch, symmetric clip 0.2: (1,0) is now clipped (A > 0, 1.25 > 1.2): pg = -1.2, grad 0.
   # grpo: seq 0: 0.8 / 1 = 0.8; seq 1: (-1.2 - 0.84657359) / 2 = -1.02328680; mean = -0.11164340.
   # Grads: (1,1): -1.5 / (2 * 2) = -0.375. clip_fraction = 2/3.
-  loss, m, grad = _jax_value_and_grad(grpo_loss, _hand_batch_2(), clip_eps=0.2, kl_coef=0.5,
-                                      kl_estimator="k3")
+  loss, m, grad = _jax_value_and_grad(
+    grpo_loss, _hand_batch_2(), clip_eps=0.2, kl_coef=0.5, kl_estimator="k3"
+  )
   np.testing.assert_allclose(loss, -0.11164340, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(m["clip_fraction"], 2 / 3, rtol=RTOL)
   np.testing.assert_allclose(grad, [[0.0, 0.0], [0.0, -0.375]], rtol=GRAD_RTOL, atol=GRAD_ATOL)
@@ -241,15 +284,22 @@ def test_padding_length_does_not_change_loss(loss):
 def test_dr_grpo_token_weight_is_independent_of_sequence_length():
   # Two sequences, ratio 1, no KL, A = 1: every completion token's gradient is -1 / (B * max_len),
   # whatever its sequence's length (grpo would give -1/(2*1) and -1/(2*3)).
-  b = dict(logp=np.zeros((2, 3), np.float32), old_logp=np.zeros((2, 3), np.float32),
-           ref_logp=np.zeros((2, 3), np.float32), advantages=np.float32([1.0, 1.0]),
-           mask=np.float32([[1, 0, 0], [1, 1, 1]]))
+  b = dict(
+    logp=np.zeros((2, 3), np.float32),
+    old_logp=np.zeros((2, 3), np.float32),
+    ref_logp=np.zeros((2, 3), np.float32),
+    advantages=np.float32([1.0, 1.0]),
+    mask=np.float32([[1, 0, 0], [1, 1, 1]]),
+  )
   loss, _, grad = _jax_value_and_grad(dr_grpo_loss, b, kl_coef=0.0, max_len=8)
   np.testing.assert_allclose(loss, -(1 + 3) / (2 * 8), rtol=RTOL, atol=ATOL)
-  np.testing.assert_allclose(grad, -np.float32([[1, 0, 0], [1, 1, 1]]) / 16, rtol=GRAD_RTOL,
-                             atol=GRAD_ATOL)
+  np.testing.assert_allclose(
+    grad, -np.float32([[1, 0, 0], [1, 1, 1]]) / 16, rtol=GRAD_RTOL, atol=GRAD_ATOL
+  )
   _, _, grad_grpo = _jax_value_and_grad(grpo_loss, b, kl_coef=0.0)
-  np.testing.assert_allclose(grad_grpo, [[-0.5, 0, 0], [-1 / 6] * 3], rtol=GRAD_RTOL, atol=GRAD_ATOL)
+  np.testing.assert_allclose(
+    grad_grpo, [[-0.5, 0, 0], [-1 / 6] * 3], rtol=GRAD_RTOL, atol=GRAD_ATOL
+  )
 
 
 def test_clip_fraction_constructed():
@@ -259,9 +309,13 @@ def test_clip_fraction_constructed():
   # Clip-higher 0.28 binds at 1.5 (A+), 0.5 (A-)                      -> 2/8.
   # Not binding: 0.5 with A+ and 1.5 with A- (the unclipped branch is the min), 1.0 inside.
   ratio = np.array([[1.5, 0.5, 1.25, 1.0], [0.5, 1.5, 3.0, 1.0], [2.0, 0.1, 1.0, 1.0]])
-  b = dict(logp=np.float32(np.log(ratio)), old_logp=np.zeros((3, 4), np.float32),
-           ref_logp=np.zeros((3, 4), np.float32), advantages=np.float32([1.0, -1.0, 0.0]),
-           mask=np.float32([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]]))
+  b = dict(
+    logp=np.float32(np.log(ratio)),
+    old_logp=np.zeros((3, 4), np.float32),
+    ref_logp=np.zeros((3, 4), np.float32),
+    advantages=np.float32([1.0, -1.0, 0.0]),
+    mask=np.float32([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]]),
+  )
   for fn in LOSSES.values():
     _, m, _ = _jax_value_and_grad(fn, b, clip_eps=0.2, max_len=4)
     assert m["clip_fraction"] == pytest.approx(3 / 8, abs=1e-7)
@@ -279,7 +333,9 @@ def test_bool_mask_default_clip_high_and_jit_agree():
     got_bool = _jax_value_and_grad(fn, dict(b, mask=MASK > 0), **kw)
     got_high = _jax_value_and_grad(fn, b, clip_eps_high=0.2, **kw)
     jitted = jax.jit(functools.partial(fn, **kw))
-    loss_jit, metrics_jit = jitted(b["logp"], b["old_logp"], b["ref_logp"], b["advantages"], b["mask"])
+    loss_jit, metrics_jit = jitted(
+      b["logp"], b["old_logp"], b["ref_logp"], b["advantages"], b["mask"]
+    )
     for got in (got_bool, got_high):
       assert got[0] == want[0] and got[1] == want[1], name
       np.testing.assert_array_equal(got[2], want[2])
@@ -290,9 +346,13 @@ def test_bool_mask_default_clip_high_and_jit_agree():
 
 def test_empty_sequence_contributes_zero():
   # A sequence with no completion tokens adds 0 but still counts in B (grpo, dr_grpo), as in TRL.
-  b = dict(logp=np.zeros((2, 2), np.float32), old_logp=np.zeros((2, 2), np.float32),
-           ref_logp=np.zeros((2, 2), np.float32), advantages=np.float32([1.0, 1.0]),
-           mask=np.float32([[1, 1], [0, 0]]))
+  b = dict(
+    logp=np.zeros((2, 2), np.float32),
+    old_logp=np.zeros((2, 2), np.float32),
+    ref_logp=np.zeros((2, 2), np.float32),
+    advantages=np.float32([1.0, 1.0]),
+    mask=np.float32([[1, 1], [0, 0]]),
+  )
   assert _jax_value_and_grad(grpo_loss, b, kl_coef=0.0)[0] == pytest.approx(-0.5)
   assert _jax_value_and_grad(dapo_loss, b, kl_coef=0.0)[0] == pytest.approx(-1.0)
   empty = dict(b, mask=np.zeros((2, 2), np.float32))

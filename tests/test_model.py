@@ -11,11 +11,18 @@ from btrl_jax.models import build, causal_mask, param_count, positions_from_vali
 
 TINY = dict(vocab_size=97, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=48)
 VARIANTS = {
-    "llama_gqa": {},
-    "mqa_tied_geglu": dict(kv_heads=1, tie_embeddings=True, activation="geglu"),
-    "gemma_like": dict(norm_plus_one=True, post_norm=True, embed_scale=True, qk_norm=True,
-                       final_logit_softcap=5.0, attn_logit_softcap=3.0, tie_embeddings=True),
-    "qwen_like": dict(qkv_bias=True, rope_theta=1e6, qk_norm=True),
+  "llama_gqa": {},
+  "mqa_tied_geglu": dict(kv_heads=1, tie_embeddings=True, activation="geglu"),
+  "gemma_like": dict(
+    norm_plus_one=True,
+    post_norm=True,
+    embed_scale=True,
+    qk_norm=True,
+    final_logit_softcap=5.0,
+    attn_logit_softcap=3.0,
+    tie_embeddings=True,
+  ),
+  "qwen_like": dict(qkv_bias=True, rope_theta=1e6, qk_norm=True),
 }
 
 
@@ -35,15 +42,44 @@ def test_w1_parameter_count():
   assert param_count(model) == 4_983_040  # BENCHMARKS.md: 4.98M
 
 
-@pytest.mark.parametrize("name,overrides,expected", [
+@pytest.mark.parametrize(
+  "name,overrides,expected",
+  [
     # Llama-3-8B: 8.03B parameters.
-    ("llama3_8b", dict(vocab_size=128256, width=4096, layers=32, heads=32, kv_heads=8,
-                       head_dim=128, mlp_dim=14336, rope_theta=500000.0), 8_030_261_248),
+    (
+      "llama3_8b",
+      dict(
+        vocab_size=128256,
+        width=4096,
+        layers=32,
+        heads=32,
+        kv_heads=8,
+        head_dim=128,
+        mlp_dim=14336,
+        rope_theta=500000.0,
+      ),
+      8_030_261_248,
+    ),
     # Gemma-2B (Gemma 1): tied embeddings, MQA, GeGLU; 2.51B parameters.
-    ("gemma_2b", dict(vocab_size=256000, width=2048, layers=18, heads=8, kv_heads=1,
-                      head_dim=256, mlp_dim=16384, activation="geglu", tie_embeddings=True,
-                      norm_plus_one=True, embed_scale=True), 2_506_172_416),
-])
+    (
+      "gemma_2b",
+      dict(
+        vocab_size=256000,
+        width=2048,
+        layers=18,
+        heads=8,
+        kv_heads=1,
+        head_dim=256,
+        mlp_dim=16384,
+        activation="geglu",
+        tie_embeddings=True,
+        norm_plus_one=True,
+        embed_scale=True,
+      ),
+      2_506_172_416,
+    ),
+  ],
+)
 def test_real_sizes_without_allocating(name, overrides, expected):
   cfg = config.model_config(**overrides)
   model = nnx.eval_shape(lambda: build(cfg, 0))
@@ -54,7 +90,9 @@ def test_real_sizes_without_allocating(name, overrides, expected):
 
 def _np_forward(model, cfg, tokens):
   """Independent float64 numpy implementation of the decoder forward (no cache)."""
-  p = jax.tree.map(lambda x: np.asarray(x, np.float64), nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+  p = jax.tree.map(
+    lambda x: np.asarray(x, np.float64), nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  )
 
   def norm(x, scale):
     y = x / np.sqrt((x * x).mean(-1, keepdims=True) + cfg.norm_eps)
@@ -64,8 +102,10 @@ def _np_forward(model, cfg, tokens):
     d = x.shape[-1]
     inv = cfg.rope_theta ** (-np.arange(0, d, 2) / d)
     ang = pos[:, None, None] * inv
-    x1, x2 = x[..., : d // 2], x[..., d // 2:]
-    return np.concatenate([x1 * np.cos(ang) - x2 * np.sin(ang), x2 * np.cos(ang) + x1 * np.sin(ang)], -1)
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return np.concatenate(
+      [x1 * np.cos(ang) - x2 * np.sin(ang), x2 * np.cos(ang) + x1 * np.sin(ang)], -1
+    )
 
   def cap(x, c):
     return c * np.tanh(x / c) if c > 0 else x
@@ -132,8 +172,9 @@ def test_kv_cache_decoding_matches_full_forward(variant):
   steps = [model.logits(h)]
   for i in range(n_prompt, 12):
     valid = valid.at[:, i].set(True)
-    h, cache = model.hidden(tokens[:, i:i + 1], jnp.full((2, 1), i), valid[:, None, :], cache,
-                            jnp.int32(i))
+    h, cache = model.hidden(
+      tokens[:, i : i + 1], jnp.full((2, 1), i), valid[:, None, :], cache, jnp.int32(i)
+    )
     steps.append(model.logits(h))
   np.testing.assert_allclose(np.concatenate(steps, 1), full, rtol=1e-5, atol=1e-5)
 
@@ -145,21 +186,31 @@ def test_shared_prefix_cache_matches_full_forward(variant):
   n_prompt, n_new, rows = 5, 6, 6
   rng = np.random.default_rng(4)
   prompts = rng.integers(0, cfg.vocab_size, size=(2, n_prompt))
-  tokens = np.concatenate([np.repeat(prompts, 3, axis=0),
-                           rng.integers(0, cfg.vocab_size, size=(rows, n_new))], axis=1)
+  tokens = np.concatenate(
+    [np.repeat(prompts, 3, axis=0), rng.integers(0, cfg.vocab_size, size=(rows, n_new))], axis=1
+  )
   full = model(jnp.asarray(tokens))  # [6, 11, V]
   mask = causal_mask(jnp.ones((2, n_prompt), bool))
   pos = jnp.broadcast_to(jnp.arange(n_prompt), (2, n_prompt))
-  h, prefix = model.hidden(jnp.asarray(prompts), pos, mask, model.init_cache(2, n_prompt), jnp.int32(0))
+  h, prefix = model.hidden(
+    jnp.asarray(prompts), pos, mask, model.init_cache(2, n_prompt), jnp.int32(0)
+  )
   steps = [jnp.repeat(model.logits(h), 3, axis=0)]
   cache = model.init_cache(rows, 8, prefix=prefix)
   valid = jnp.zeros((rows, n_prompt + 8), bool).at[:, :n_prompt].set(True)
   for i in range(n_prompt, n_prompt + n_new - 1):
     valid = valid.at[:, i].set(True)
-    h, cache = model.hidden(jnp.asarray(tokens[:, i:i + 1]), jnp.full((rows, 1), i), valid[:, None, :],
-                            cache, jnp.int32(i))
+    h, cache = model.hidden(
+      jnp.asarray(tokens[:, i : i + 1]),
+      jnp.full((rows, 1), i),
+      valid[:, None, :],
+      cache,
+      jnp.int32(i),
+    )
     steps.append(model.logits(h))
-  np.testing.assert_allclose(np.concatenate(steps, 1), full[:, :n_prompt + n_new - 1], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(
+    np.concatenate(steps, 1), full[:, : n_prompt + n_new - 1], rtol=1e-5, atol=1e-5
+  )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -175,7 +226,9 @@ def test_shared_prompt_hidden_matches_full_forward(variant):
   new_valid = np.arange(n_new)[None] < np.array([[5], [3], [1], [5], [4], [2]])
   tokens = jnp.asarray(np.concatenate([np.repeat(prompts, group, axis=0), new], axis=1))
   valid = jnp.asarray(np.concatenate([np.repeat(prompt_valid, group, axis=0), new_valid], axis=1))
-  weights = jnp.asarray(rng.normal(size=(2 * group, n_prompt + n_new, cfg.vocab_size))) * valid[..., None]
+  weights = (
+    jnp.asarray(rng.normal(size=(2 * group, n_prompt + n_new, cfg.vocab_size))) * valid[..., None]
+  )
   graphdef, params = nnx.split(model)
 
   def full(params):
@@ -184,16 +237,25 @@ def test_shared_prompt_hidden_matches_full_forward(variant):
 
   def shared(params):
     m = nnx.merge(graphdef, params)
-    hp, hc = m.shared_prompt_hidden(jnp.asarray(prompts), jnp.asarray(prompt_valid), jnp.asarray(new),
-                                    jnp.asarray(new_valid))
+    hp, hc = m.shared_prompt_hidden(
+      jnp.asarray(prompts), jnp.asarray(prompt_valid), jnp.asarray(new), jnp.asarray(new_valid)
+    )
     return jnp.concatenate([jnp.repeat(m.logits(hp), group, axis=0), m.logits(hc)], axis=1)
 
   # Padding positions' states are never read (their keys are masked): compare valid ones.
-  np.testing.assert_allclose(jax.jit(shared)(params) * valid[..., None],
-                             jax.jit(full)(params) * valid[..., None], rtol=1e-5, atol=1e-5)
-  grads = [jax.jit(jax.grad(lambda p, f=f: jnp.sum(f(p) * weights)))(params) for f in (shared, full)]
+  np.testing.assert_allclose(
+    jax.jit(shared)(params) * valid[..., None],
+    jax.jit(full)(params) * valid[..., None],
+    rtol=1e-5,
+    atol=1e-5,
+  )
+  grads = [
+    jax.jit(jax.grad(lambda p, f=f: jnp.sum(f(p) * weights)))(params) for f in (shared, full)
+  ]
   for g_shared, g_full in zip(jax.tree.leaves(grads[0]), jax.tree.leaves(grads[1])):
-    np.testing.assert_allclose(g_shared, g_full, rtol=1e-4, atol=1e-4 * float(jnp.abs(g_full).max()))
+    np.testing.assert_allclose(
+      g_shared, g_full, rtol=1e-4, atol=1e-4 * float(jnp.abs(g_full).max())
+    )
 
 
 def test_causal_mask_future_tokens_do_not_leak():
@@ -230,8 +292,9 @@ def test_remat_gives_the_same_loss_and_gradients():
   tokens = jnp.asarray(np.random.default_rng(3).integers(0, 96, (2, 10)), jnp.int32)
 
   def loss_and_grads(remat):
-    cfg = config.model_config(vocab_size=96, width=32, layers=2, heads=4, kv_heads=2, head_dim=8,
-                              mlp_dim=48, remat=remat)
+    cfg = config.model_config(
+      vocab_size=96, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=48, remat=remat
+    )
     graphdef, params = nnx.split(build(cfg, seed=0))
     loss = lambda p: jnp.mean(jax.nn.log_softmax(nnx.merge(graphdef, p)(tokens))[..., 0])
     text = str(jax.make_jaxpr(loss)(params))  # jax.checkpoint shows as its own primitive

@@ -78,19 +78,28 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def child():
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-  r = subprocess.run([sys.executable, "-c", _CHILD % {"meshes": GOOD_MESHES}], cwd=ROOT, env=env,
-                     capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    [sys.executable, "-c", _CHILD % {"meshes": GOOD_MESHES}],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-3000:]
   return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("mesh,n,words", [
+@pytest.mark.parametrize(
+  "mesh,n,words",
+  [
     ((2, 3, 1), 8, ["data=2", "fsdp=3", "tensor=1", "= 6", "8 devices"]),
     ((16, 1, 1), 8, ["data=16", "= 16", "8 devices"]),
     ((-1, -1, 1), 8, ["data=-1", "fsdp=-1", "at most one"]),
     ((3, -1, 1), 8, ["data=3", "3", "does not divide the 8 devices"]),
     ((0, -1, 1), 8, ["data=0", ">= 1"]),
-])
+  ],
+)
 def test_check_mesh_rejects_with_the_numbers(mesh, n, words):
   with pytest.raises(ValueError) as e:
     parallel.check_mesh(dict(zip(SIZES, mesh)), n)
@@ -151,23 +160,35 @@ def test_distributed_is_a_noop_without_env():
   assert parallel.maybe_initialize_distributed({}, unset) is False
 
 
-@pytest.mark.parametrize("section,env,words", [
+@pytest.mark.parametrize(
+  "section,env,words",
+  [
     ({"coordinator": "127.0.0.1:1234", "num_processes": 2, "process_id": 2}, {}, "process id 2"),
-    ({"coordinator": "127.0.0.1:1234", "num_processes": 0, "process_id": 0}, {},
-     "config.distributed.num_processes"),
-    ({"coordinator": "", "num_processes": 2, "process_id": -1},  # the env's coordinator, no id
-     {"BTRL_COORDINATOR": "127.0.0.1:1234"}, "BTRL_PROCESS_ID"),
-])
+    (
+      {"coordinator": "127.0.0.1:1234", "num_processes": 0, "process_id": 0},
+      {},
+      "config.distributed.num_processes",
+    ),
+    (
+      {"coordinator": "", "num_processes": 2, "process_id": -1},  # the env's coordinator, no id
+      {"BTRL_COORDINATOR": "127.0.0.1:1234"},
+      "BTRL_PROCESS_ID",
+    ),
+  ],
+)
 def test_distributed_config_section_errors(section, env, words):
   with pytest.raises(config.ConfigError, match=words):
     parallel.maybe_initialize_distributed(env, section)
 
 
-@pytest.mark.parametrize("env", [
+@pytest.mark.parametrize(
+  "env",
+  [
     {"BTRL_COORDINATOR": "127.0.0.1:1234"},
     {"BTRL_COORDINATOR": "127.0.0.1:1234", "BTRL_NUM_PROCESSES": "2", "BTRL_PROCESS_ID": "x"},
     {"BTRL_COORDINATOR": "127.0.0.1:1234", "BTRL_NUM_PROCESSES": "2", "BTRL_PROCESS_ID": "2"},
-])
+  ],
+)
 def test_distributed_rejects_bad_env(env):
   with pytest.raises(config.ConfigError, match="BTRL_"):
     parallel.maybe_initialize_distributed(env)
@@ -176,10 +197,15 @@ def test_distributed_rejects_bad_env(env):
 def test_only_process_0_writes_records_stamps_and_metrics(tmp_path, monkeypatch):
   """Every process holds the same records and stamps; the others must not write them."""
   import jax
+
   from btrl_jax.evals import evaluator
   from btrl_jax.metrics import MetricsWriter
   from btrl_jax.study.run import Stamps
-  records = {"healthbench": [{"id": "a", "score": 0.5}], "capability_coding": [{"id": "b", "score": 1}]}
+
+  records = {
+    "healthbench": [{"id": "a", "score": 0.5}],
+    "capability_coding": [{"id": "b", "score": 1}],
+  }
   for pid, where in ((1, tmp_path / "other"), (0, tmp_path / "lead")):
     monkeypatch.setattr(jax, "process_index", lambda: pid)
     paths = evaluator.write_records(records, str(where / "evals"))
@@ -194,7 +220,9 @@ def test_only_process_0_writes_records_stamps_and_metrics(tmp_path, monkeypatch)
   assert evaluator.read_records(str(tmp_path / "lead" / "evals"), list(records)) == records
   assert [json.loads(x) for x in open(one)] == records["healthbench"] + records["capability_coding"]
   assert json.load(open(tmp_path / "study_state.json")) == {"stage0": "h"}  # not process 1's
-  assert [r["loss"] for r in map(json.loads, open(tmp_path / "lead" / "run" / "metrics.jsonl"))] == [0.25]
+  assert [
+    r["loss"] for r in map(json.loads, open(tmp_path / "lead" / "run" / "metrics.jsonl"))
+  ] == [0.25]
 
 
 def test_lead_ints_and_sync_with_one_process():

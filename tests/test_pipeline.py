@@ -17,8 +17,9 @@ HEALTH = {"health"}
 def sources():
   src = pl.traitworld_rl_prompts(n_trait=520, n_standard=700, seed=0)
   # A unique serial per source row, so disjointness is about rows, not ids.
-  return {name: [dict(ex, uid=f"{name}:{i}") for i, ex in enumerate(rows)]
-          for name, rows in src.items()}
+  return {
+    name: [dict(ex, uid=f"{name}:{i}") for i, ex in enumerate(rows)] for name, rows in src.items()
+  }
 
 
 def _arm(sources, steps, shard=(0, 1), **kw):
@@ -42,7 +43,9 @@ def test_mixture_cycle():
   assert [pl.is_trait_slot(g, 1, 4) for g in range(8)] == [False, False, False, True] * 2
 
 
-@pytest.mark.parametrize("fraction,per_step,filters", [
+@pytest.mark.parametrize(
+  "fraction,per_step,filters",
+  [
     (0.05, 20, {}),
     (0.25, 20, {}),
     (0.05, 16, {"trait_domains": ("health",)}),
@@ -50,15 +53,15 @@ def test_mixture_cycle():
     (0.05, 20, {"exclude_domains": ("health", "science")}),
     (0.25, 8, {"exclude_domains": ("health", "science")}),
     (0.3, 8, {}),
-])
+  ],
+)
 def test_trait_share_exact_per_cycle(sources, fraction, per_step, filters):
   p, q = pl.mixture_cycle(fraction)
-  batches = _arm(sources, 40, trait_fraction=fraction, prompts_per_step=per_step, seed=1,
-                 **filters)
+  batches = _arm(sources, 40, trait_fraction=fraction, prompts_per_step=per_step, seed=1, **filters)
   prompts = _flat(batches)
   usable = len(prompts) // q * q
   for start in range(0, usable, q):
-    assert pl.count_trait(prompts[start:start + q]) == p
+    assert pl.count_trait(prompts[start : start + q]) == p
   assert pl.trait_share(prompts[:usable]) == pytest.approx(p / q, abs=0)
   for b in batches:
     assert len(b["prompts"]) == per_step  # traits replace standard prompts
@@ -87,8 +90,9 @@ def test_helpfulness_control_swaps_rubrics_keeps_prompts(sources):
     if b["source"] == "trait":
       assert c["rubric"] == helpfulness_rubric() != b["rubric"]
       assert RUBRIC_TAG in c["tags"] and RUBRIC_TAG not in b["tags"]
-      assert {k: v for k, v in c.items() if k not in ("rubric", "tags")} == \
-             {k: v for k, v in b.items() if k not in ("rubric", "tags")}
+      assert {k: v for k, v in c.items() if k not in ("rubric", "tags")} == {
+        k: v for k, v in b.items() if k not in ("rubric", "tags")
+      }
       swapped += 1
     else:
       assert b == c
@@ -97,29 +101,34 @@ def test_helpfulness_control_swaps_rubrics_keeps_prompts(sources):
 
 def test_standard_prompts_identical_across_arms(sources):
   arms = {
-      "baseline": dict(trait_fraction=0.0),
-      "beneficial": dict(trait_fraction=0.05),
-      "health_only": dict(trait_fraction=0.05, trait_domains=("health",)),
-      "no_health_science": dict(trait_fraction=0.05, exclude_domains=("health", "science")),
-      "helpfulness_control": dict(trait_fraction=0.05, helpfulness_control=True),
-      "quarter": dict(trait_fraction=0.25),
+    "baseline": dict(trait_fraction=0.0),
+    "beneficial": dict(trait_fraction=0.05),
+    "health_only": dict(trait_fraction=0.05, trait_domains=("health",)),
+    "no_health_science": dict(trait_fraction=0.05, exclude_domains=("health", "science")),
+    "helpfulness_control": dict(trait_fraction=0.05, helpfulness_control=True),
+    "quarter": dict(trait_fraction=0.25),
   }
-  streams = {name: [ex["uid"] for ex in _flat(_arm(sources, 50, seed=7, **kw))
-                    if ex["source"] == "standard"] for name, kw in arms.items()}
+  streams = {
+    name: [ex["uid"] for ex in _flat(_arm(sources, 50, seed=7, **kw)) if ex["source"] == "standard"]
+    for name, kw in arms.items()
+  }
   k = min(map(len, streams.values()))
   assert k == 750  # the 25% arm: 1000 slots, 750 standard; this spans an epoch boundary
   reference = streams["baseline"][:k]
   for name, stream in streams.items():
     assert stream[:k] == reference, name
   # Arms whose mixtures agree agree slot by slot, not just standard by standard.
-  b, h = _flat(_arm(sources, 5, seed=7, trait_fraction=0.05)), \
-      _flat(_arm(sources, 5, seed=7, trait_fraction=0.05, trait_domains=("health",)))
-  assert [(x["source"], x["uid"]) for x in b if x["source"] == "standard"] == \
-         [(x["source"], x["uid"]) for x in h if x["source"] == "standard"]
+  b, h = (
+    _flat(_arm(sources, 5, seed=7, trait_fraction=0.05)),
+    _flat(_arm(sources, 5, seed=7, trait_fraction=0.05, trait_domains=("health",))),
+  )
+  assert [(x["source"], x["uid"]) for x in b if x["source"] == "standard"] == [
+    (x["source"], x["uid"]) for x in h if x["source"] == "standard"
+  ]
   assert [x["source"] for x in b] == [x["source"] for x in h]
   # A different seed gives a different order.
   other = [ex["uid"] for ex in _flat(_arm(sources, 5, seed=8, trait_fraction=0.0))]
-  assert other != reference[:len(other)]
+  assert other != reference[: len(other)]
 
 
 def test_each_epoch_is_a_permutation(sources):
@@ -128,13 +137,18 @@ def test_each_epoch_is_a_permutation(sources):
   traits = [ex["uid"] for ex in prompts if ex["source"] == "trait"]
   n = len(kept)
   assert len(traits) >= 2 * n
-  assert sorted(traits[:n]) == sorted(traits[n:2 * n]) == sorted(ex["uid"] for ex in kept)
-  assert traits[:n] != traits[n:2 * n]  # reshuffled each epoch
+  assert sorted(traits[:n]) == sorted(traits[n : 2 * n]) == sorted(ex["uid"] for ex in kept)
+  assert traits[:n] != traits[n : 2 * n]  # reshuffled each epoch
 
 
 def test_resume_is_exact(sources):
-  mixture = pl.MixtureConfig(trait_fraction=0.25, prompts_per_step=12, seed=3,
-                             trait_domains=("health",), helpfulness_control=True)
+  mixture = pl.MixtureConfig(
+    trait_fraction=0.25,
+    prompts_per_step=12,
+    seed=3,
+    trait_domains=("health",),
+    helpfulness_control=True,
+  )
   it = pl.rl_prompt_batches(sources["trait"], sources["standard"], mixture, 0, 1)
   for _ in range(7):
     next(it)
@@ -169,37 +183,64 @@ def test_reads_tfds_sources_like_lists(tmp_path, sources):
   small = {"trait": sources["trait"][:60], "standard": sources["standard"][:90]}
   tb.build_dataset("btrl_rl_prompts", small, tmp_path)
   recs = {s: tb.read_dataset("btrl_rl_prompts", s, tmp_path) for s in small}
-  mixture = pl.MixtureConfig(trait_fraction=0.25, prompts_per_step=10, seed=9,
-                             exclude_domains=("health", "science"))
+  mixture = pl.MixtureConfig(
+    trait_fraction=0.25, prompts_per_step=10, seed=9, exclude_domains=("health", "science")
+  )
   a = pl.rl_prompt_batches(recs["trait"], recs["standard"], mixture, 0, 1)
   b = pl.rl_prompt_batches(small["trait"], small["standard"], mixture, 0, 1)
   assert [next(a) for _ in range(12)] == [next(b) for _ in range(12)]
 
 
 def test_config_and_validation(sources):
-  cfg = ml_collections.ConfigDict({
-      "seed": 11, "data": {"trait_fraction": 0.25, "trait_domains": ["health"],
-                           "exclude_domains": [], "helpfulness_control": True},
-      "rl": {"prompts_per_step": 16}})
+  cfg = ml_collections.ConfigDict(
+    {
+      "seed": 11,
+      "data": {
+        "trait_fraction": 0.25,
+        "trait_domains": ["health"],
+        "exclude_domains": [],
+        "helpfulness_control": True,
+      },
+      "rl": {"prompts_per_step": 16},
+    }
+  )
   m = pl.MixtureConfig.from_config(cfg.data, cfg.rl, seed=cfg.seed)
-  assert m == pl.MixtureConfig(trait_fraction=0.25, trait_domains=("health",),
-                               helpfulness_control=True, prompts_per_step=16, seed=11)
+  assert m == pl.MixtureConfig(
+    trait_fraction=0.25,
+    trait_domains=("health",),
+    helpfulness_control=True,
+    prompts_per_step=16,
+    seed=11,
+  )
   assert pl.MixtureConfig.from_config({}, {}) == pl.MixtureConfig()
-  assert pl.MixtureConfig(exclude_domains="health, science").exclude_domains == \
-      ("health", "science")
-  only_traits = next(pl.rl_prompt_batches(sources["trait"], [], pl.MixtureConfig(
-      trait_fraction=1.0, prompts_per_step=4), 0, 1))
+  assert pl.MixtureConfig(exclude_domains="health, science").exclude_domains == (
+    "health",
+    "science",
+  )
+  only_traits = next(
+    pl.rl_prompt_batches(
+      sources["trait"], [], pl.MixtureConfig(trait_fraction=1.0, prompts_per_step=4), 0, 1
+    )
+  )
   assert [ex["source"] for ex in only_traits["prompts"]] == ["trait"] * 4
-  baseline = next(pl.rl_prompt_batches([], sources["standard"], pl.MixtureConfig(
-      trait_fraction=0.0, prompts_per_step=4), 0, 1))
+  baseline = next(
+    pl.rl_prompt_batches(
+      [], sources["standard"], pl.MixtureConfig(trait_fraction=0.0, prompts_per_step=4), 0, 1
+    )
+  )
   assert baseline["n_trait_global"] == 0 and len(baseline["prompts"]) == 4
   with pytest.raises(ValueError, match="needs standard prompts"):
     pl.rl_prompt_dataset(sources["trait"], [], pl.MixtureConfig(), 0, 1)
   with pytest.raises(ValueError, match="astrology"):
     pl.MixtureConfig(trait_domains=("astrology",))
   with pytest.raises(ValueError, match="no trait prompts left"):
-    pl.rl_prompt_dataset([ex for ex in sources["trait"] if ex["domain"] != "health"],
-                         sources["standard"], pl.MixtureConfig(trait_domains=("health",)), 0, 1)
+    pl.rl_prompt_dataset(
+      [ex for ex in sources["trait"] if ex["domain"] != "health"],
+      sources["standard"],
+      pl.MixtureConfig(trait_domains=("health",)),
+      0,
+      1,
+    )
   with pytest.raises(ValueError, match="not a TraitWorld domain"):
     pl.filter_trait_prompts([{"id": "x", "domain": "cooking"}], ("health",))
   batch = next(pl.rl_prompt_batches(sources["trait"], sources["standard"], m))  # jax defaults
@@ -219,10 +260,13 @@ def _tokenized(n, seed=0):
 
 def test_sft_buckets_cover_every_example():
   examples = _tokenized(53)
-  it = pl.sft_batches(examples, batch_size=4, seq_len_buckets=(64, 128, 256), seed=1,
-                      shard_index=0, shard_count=1)
-  n_batches = sum(-(-sum(1 for e in examples if lo < min(len(e["tokens"]), 256) <= hi) // 4)
-                  for lo, hi in ((0, 64), (64, 128), (128, 256)))
+  it = pl.sft_batches(
+    examples, batch_size=4, seq_len_buckets=(64, 128, 256), seed=1, shard_index=0, shard_count=1
+  )
+  n_batches = sum(
+    -(-sum(1 for e in examples if lo < min(len(e["tokens"]), 256) <= hi) // 4)
+    for lo, hi in ((0, 64), (64, 128), (128, 256))
+  )
   seen = set()
   for _ in range(n_batches):
     b = next(it)

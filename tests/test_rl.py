@@ -22,8 +22,18 @@ def _cfg(**rl):
   cfg = config.base_config()
   cfg.model.update(vocab_size=320, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=64)
   cfg.tokenizer.vocab_size = 320
-  cfg.rl.update(dict(prompts_per_step=8, group_size=8, max_new_tokens=12, learning_rate=3e-3,
-                     warmup_steps=1, kl_coef=0.0, steps=40), **rl)
+  cfg.rl.update(
+    dict(
+      prompts_per_step=8,
+      group_size=8,
+      max_new_tokens=12,
+      learning_rate=3e-3,
+      warmup_steps=1,
+      kl_coef=0.0,
+      steps=40,
+    ),
+    **rl,
+  )
   return config.validate(cfg)
 
 
@@ -41,8 +51,10 @@ def _prior(cfg, tok, seed=0):
 
 def _prompts(n, seed, words=3):
   rng = np.random.default_rng(seed)
-  return [{"id": str(i), "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, words))}]}
-          for i in range(n)]
+  return [
+    {"id": str(i), "messages": [{"role": "user", "content": " ".join(rng.choice(WORDS, words))}]}
+    for i in range(n)
+  ]
 
 
 def _vowel_share(example, reply):
@@ -65,15 +77,25 @@ def test_rl_raises_a_simple_reward_and_never_moves_the_reference(tok):
     assert bad == 0 and np.isfinite(metrics["loss"])
   first, last = np.mean(rewards[:5]), np.mean(rewards[-5:])
   assert last > first + 0.15, (first, last)  # the reward rises clearly, far beyond noise
-  jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, learner.ref_params), ref_before)
+  jax.tree.map(
+    np.testing.assert_array_equal, jax.tree.map(np.array, learner.ref_params), ref_before
+  )
   moved = nnx.to_pure_dict(params)["embed"]
-  assert not np.array_equal(np.asarray(moved), np.asarray(nnx.to_pure_dict(learner.ref_params)["embed"]))
+  assert not np.array_equal(
+    np.asarray(moved), np.asarray(nnx.to_pure_dict(learner.ref_params)["embed"])
+  )
 
 
 # The default tier keeps the long prompts; the other cases run in `make test-slow`.
-@pytest.mark.parametrize("prompts,group,words", [
-    pytest.param(3, 4, 3, marks=pytest.mark.slow), pytest.param(4, 8, 3, marks=pytest.mark.slow),
-    pytest.param(5, 16, 2, marks=pytest.mark.slow), (4, 8, 30)])
+@pytest.mark.parametrize(
+  "prompts,group,words",
+  [
+    pytest.param(3, 4, 3, marks=pytest.mark.slow),
+    pytest.param(4, 8, 3, marks=pytest.mark.slow),
+    pytest.param(5, 16, 2, marks=pytest.mark.slow),
+    (4, 8, 30),
+  ],
+)
 def test_rollout_shapes_and_old_logprobs_match_a_full_forward(tok, prompts, group, words):
   cfg = _cfg(prompts_per_step=prompts, group_size=group)
   prior = _prior(cfg, tok)
@@ -82,7 +104,10 @@ def test_rollout_shapes_and_old_logprobs_match_a_full_forward(tok, prompts, grou
   n, b = cfg.rl.max_new_tokens, prompts * group
   assert ro.tokens.shape == (b, ro.prompt_len + n) and ro.rewards.shape == (prompts, group)
   assert ro.mask.shape == (b, n) and (ro.mask.sum(1) >= 1).all()
-  model, args = nnx.merge(prior.graphdef, prior.params), (jnp.asarray(ro.tokens), jnp.asarray(ro.valid))
+  model, args = (
+    nnx.merge(prior.graphdef, prior.params),
+    (jnp.asarray(ro.tokens), jnp.asarray(ro.valid)),
+  )
   logp, entropy = completion_logprobs(model, *args, ro.prompt_len, n)
   np.testing.assert_allclose(np.asarray(logp) * ro.mask, ro.old_logp * ro.mask, atol=1e-5)
   # The learner's forward runs each prompt once per group (a shared prefix): the same numbers.
@@ -107,8 +132,10 @@ def test_non_finite_update_is_skipped(tok):
 
 
 # 12 rows in groups of 4: sizes 12 and 3 (no sharing) in the slow tier, 2 (half groups) here.
-@pytest.mark.parametrize("minibatches", [pytest.param(1, marks=pytest.mark.slow), 6,
-                                         pytest.param(4, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+  "minibatches",
+  [pytest.param(1, marks=pytest.mark.slow), 6, pytest.param(4, marks=pytest.mark.slow)],
+)
 def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(tok, minibatches):
   """Whole groups, half groups and runs of rows from different prompts (no sharing) all train
   without recompiling; a minibatch's shared-prompt update has the plain forward's loss, metrics
@@ -126,39 +153,57 @@ def test_minibatches_share_prompts_match_the_plain_forward_and_never_recompile(t
 
   size, n = 12 // minibatches, cfg.rl.max_new_tokens
   rows = slice(12 - size, 12)  # the last minibatch
-  mb = {"tokens": ro.tokens[rows], "valid": ro.valid[rows], "mask": ro.mask[rows],
-        "old_logp": ro.old_logp[rows], "ref_logp": ro.old_logp[rows] - 0.1,
-        "advantages": np.linspace(-1.0, 1.0, size, dtype=np.float32)}
+  mb = {
+    "tokens": ro.tokens[rows],
+    "valid": ro.valid[rows],
+    "mask": ro.mask[rows],
+    "old_logp": ro.old_logp[rows],
+    "ref_logp": ro.old_logp[rows] - 0.1,
+    "advantages": np.linspace(-1.0, 1.0, size, dtype=np.float32),
+  }
   mb = {k: jnp.asarray(v) for k, v in mb.items()}
   # With SGD at rate 1 the update subtracts the gradient itself: compare those.
   learner = Learner(cfg, prior, reward_fn=_vowel_share, tx=optax.sgd(1.0))
   (shared, shared_m), (plain, plain_m) = (
-      learner._update(jax.tree.map(jnp.copy, params), learner.tx.init(params), mb, ro.prompt_len,
-                      n, group)[::2] for group in (math.gcd(size, 4), 1))
+    learner._update(
+      jax.tree.map(jnp.copy, params), learner.tx.init(params), mb, ro.prompt_len, n, group
+    )[::2]
+    for group in (math.gcd(size, 4), 1)
+  )
   for key in ("loss", "pg_loss", "kl", "entropy", "grad_norm"):
     np.testing.assert_allclose(shared_m[key], plain_m[key], rtol=1e-5, atol=1e-6, err_msg=key)
   for a, b, p in zip(*(jax.tree.leaves(x) for x in (shared, plain, params))):
     grad = np.asarray(p) - np.asarray(b)
-    np.testing.assert_allclose(np.asarray(p) - np.asarray(a), grad, rtol=1e-4,
-                               atol=1e-4 * np.abs(grad).max())
+    np.testing.assert_allclose(
+      np.asarray(p) - np.asarray(a), grad, rtol=1e-4, atol=1e-4 * np.abs(grad).max()
+    )
 
 
 def test_step_metrics_break_rewards_down_by_source_and_trait():
   from types import SimpleNamespace
+
   from btrl_jax.rl.train import step_metrics
-  prompts = [{"id": "a", "source": "trait", "trait": "truthfulness"},
-             {"id": "b", "source": "standard"},
-             {"id": "c", "source": "trait", "trait": "corrigibility"},
-             {"id": "d", "source": "trait", "trait": "truthfulness"}]
+
+  prompts = [
+    {"id": "a", "source": "trait", "trait": "truthfulness"},
+    {"id": "b", "source": "standard"},
+    {"id": "c", "source": "trait", "trait": "corrigibility"},
+    {"id": "d", "source": "trait", "trait": "truthfulness"},
+  ]
   rewards = np.array([[1.0, 0.0], [0.5, 0.5], [0.25, 0.25], [0.0, 0.0]], np.float32)
   ro = SimpleNamespace(rewards=rewards, mask=np.ones((8, 3), np.float32))
-  m = step_metrics(prompts, ro, {"n_trait_global": 3}, {}, {"rollout": 1.0, "update": 1.0,
-                                                           "total": 2.0})
+  m = step_metrics(
+    prompts, ro, {"n_trait_global": 3}, {}, {"rollout": 1.0, "update": 1.0, "total": 2.0}
+  )
   assert m["reward"] == pytest.approx(2.5 / 8) and m["trait_share"] == 3 / 4
   assert m["reward/standard"] == 0.5 and m["reward/trait"] == pytest.approx(1.5 / 6)
   assert m["reward/trait/truthfulness"] == 0.25 and m["reward/trait/corrigibility"] == 0.25
   assert m["dead_groups"] == 0.75 and m["rollout_tokens"] == 24
   with pytest.raises(ValueError, match="no reward breakdown for 'trait/vanity'"):
-    step_metrics([dict(prompts[0], trait="vanity")], SimpleNamespace(
-        rewards=rewards[:1], mask=np.ones((2, 3), np.float32)), {"n_trait_global": 1}, {},
-        {"rollout": 1.0, "update": 1.0, "total": 2.0})
+    step_metrics(
+      [dict(prompts[0], trait="vanity")],
+      SimpleNamespace(rewards=rewards[:1], mask=np.ones((2, 3), np.float32)),
+      {"n_trait_global": 1},
+      {},
+      {"rollout": 1.0, "update": 1.0, "total": 2.0},
+    )

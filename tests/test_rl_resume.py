@@ -20,9 +20,16 @@ from btrl_jax.policy import load_policy
 from btrl_jax.rl import sft
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARGS = ["--config=configs/rl.py:beneficial,smoke", "--config.rl.steps=6", "--config.rl.warmup_steps=2",
-        "--config.rl.prompts_per_step=8", "--config.rl.group_size=4", "--config.rl.max_new_tokens=24",
-        "--config.checkpoint.every_steps=2", "--config.checkpoint.async_save=False"]
+ARGS = [
+  "--config=configs/rl.py:beneficial,smoke",
+  "--config.rl.steps=6",
+  "--config.rl.warmup_steps=2",
+  "--config.rl.prompts_per_step=8",
+  "--config.rl.group_size=4",
+  "--config.rl.max_new_tokens=24",
+  "--config.checkpoint.every_steps=2",
+  "--config.checkpoint.async_save=False",
+]
 
 
 def _config():
@@ -48,8 +55,14 @@ def _copy(src, dst):
 
 
 def _train(workdir, **kw):
-  return subprocess.Popen([sys.executable, "-m", "btrl_jax.cli", "train", *ARGS, f"--workdir={workdir}"],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+  return subprocess.Popen(
+    [sys.executable, "-m", "btrl_jax.cli", "train", *ARGS, f"--workdir={workdir}"],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    **kw,
+  )
 
 
 def _logged_steps(workdir):

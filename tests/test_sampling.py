@@ -11,8 +11,9 @@ from btrl_jax import config
 from btrl_jax.models import build
 from btrl_jax.sampling import Sampler, SamplingParams, argmax, bucket, categorical, filter_logits
 
-CFG = config.model_config(vocab_size=131, width=32, layers=2, heads=4, kv_heads=2, head_dim=8,
-                          mlp_dim=64, init_std=0.2)  # large init: peaked, varied distributions
+CFG = config.model_config(
+  vocab_size=131, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=64, init_std=0.2
+)  # large init: peaked, varied distributions
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def _full(model, seq):
   """Log-probs of a full causal forward; right padding to one length keeps one compile
   (causal attention: the padding after position t cannot change position t)."""
   padded = np.zeros((1, _PAD_TO), np.int32)
-  padded[0, :len(seq)] = seq
-  return _forward(model, jnp.asarray(padded))[:len(seq)]
+  padded[0, : len(seq)] = seq
+  return _forward(model, jnp.asarray(padded))[: len(seq)]
 
 
 def _full_logprobs(model, prompt, reply):
@@ -48,13 +49,14 @@ def _full_logprobs(model, prompt, reply):
 
 def test_greedy_matches_full_forward_and_logprobs(setup):
   model, graphdef, params, prompts = setup
-  out = Sampler(graphdef, eos_id=-1).generate(params, prompts, jax.random.key(0),
-                                              SamplingParams(temperature=0.0, max_new_tokens=12))
+  out = Sampler(graphdef, eos_id=-1).generate(
+    params, prompts, jax.random.key(0), SamplingParams(temperature=0.0, max_new_tokens=12)
+  )
   for i, p in enumerate(prompts):
     seq = list(p)
     for t in range(12):  # greedy re-derived by full forwards, one token at a time
       seq.append(int(np.argmax(_full(model, seq)[-1])))
-    assert list(out.tokens[i]) == seq[len(p):]
+    assert list(out.tokens[i]) == seq[len(p) :]
     np.testing.assert_allclose(out.logprobs[i], _full_logprobs(model, p, out.tokens[i]), atol=1e-5)
 
 
@@ -62,7 +64,9 @@ def test_top1_sampling_equals_greedy(setup):
   _, graphdef, params, prompts = setup
   s = Sampler(graphdef, eos_id=-1)
   greedy = s.generate(params, prompts, jax.random.key(0), SamplingParams(0.0, max_new_tokens=10))
-  top1 = s.generate(params, prompts, jax.random.key(7), SamplingParams(1.0, top_k=1, max_new_tokens=10))
+  top1 = s.generate(
+    params, prompts, jax.random.key(7), SamplingParams(1.0, top_k=1, max_new_tokens=10)
+  )
   np.testing.assert_array_equal(greedy.tokens, top1.tokens)
 
 
@@ -77,8 +81,9 @@ def test_same_key_same_samples_and_logprobs_are_policy_logprobs(setup):
   assert not np.array_equal(a.tokens, c.tokens)
   # Log-probs are those of the unmodified policy (no temperature / top-p).
   for row in range(a.tokens.shape[0]):
-    np.testing.assert_allclose(a.logprobs[row], _full_logprobs(model, prompts[row // 2], a.tokens[row]),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+      a.logprobs[row], _full_logprobs(model, prompts[row // 2], a.tokens[row]), atol=1e-5
+    )
 
 
 def test_group_sampling_equals_independent_per_prompt_sampling(setup):
@@ -109,11 +114,13 @@ def test_a_rows_draws_do_not_depend_on_batch_padding(setup):
 
 def test_eos_stops_each_sequence(setup):
   _, graphdef, params, prompts = setup
-  free = Sampler(graphdef, eos_id=-1).generate(params, prompts, jax.random.key(0),
-                                               SamplingParams(0.0, max_new_tokens=12))
+  free = Sampler(graphdef, eos_id=-1).generate(
+    params, prompts, jax.random.key(0), SamplingParams(0.0, max_new_tokens=12)
+  )
   eos = int(free.tokens[0, 4])
-  out = Sampler(graphdef, eos_id=eos, pad_id=0).generate(params, prompts, jax.random.key(0),
-                                                         SamplingParams(0.0, max_new_tokens=12))
+  out = Sampler(graphdef, eos_id=eos, pad_id=0).generate(
+    params, prompts, jax.random.key(0), SamplingParams(0.0, max_new_tokens=12)
+  )
   for i in range(len(prompts)):
     hits = np.flatnonzero(free.tokens[i] == eos)
     n = hits[0] + 1 if len(hits) else 12

@@ -1,6 +1,5 @@
 """SFT: loss parity, exact resume after interruption, and the end-to-end CLI run."""
 
-import json
 import os
 import subprocess
 import sys
@@ -67,10 +66,12 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path, corpus):
   assert stopped.step == 6
   with Checkpointer(tmp_path / "b" / "checkpoints") as ck:
     assert ck.latest_step() == 6
+
   # ...and a hard crash at step 7 loses everything after the step-4 checkpoint.
   def crash(step, metrics):
     if step == 7:
       raise Crash
+
   with pytest.raises(Crash):
     sft.train(cfg, str(tmp_path / "c"), examples, tok, progress=False, on_step=crash)
   for run in ("b", "c"):
@@ -85,8 +86,12 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path, corpus):
 
 def test_loss_mask_learns_only_the_final_assistant_turn(corpus):
   _, tok = corpus
-  msgs = [{"role": "user", "content": "reverse: a b"}, {"role": "assistant", "content": "x y"},
-          {"role": "user", "content": "again"}, {"role": "assistant", "content": "b a"}]
+  msgs = [
+    {"role": "user", "content": "reverse: a b"},
+    {"role": "assistant", "content": "x y"},
+    {"role": "user", "content": "again"},
+    {"role": "assistant", "content": "b a"},
+  ]
   tokens, mask = sft.encode_examples([{"messages": msgs}], tok)[0]
   learned = tokens[mask]
   assert tok.decode(learned) == "b a" and learned[-1] == tok.end_id
@@ -96,8 +101,14 @@ def test_loss_mask_learns_only_the_final_assistant_turn(corpus):
 def test_end_to_end_cli_sft_then_sample_follows_the_rule(tmp_path):
   """`btrl sft` on the built-in reverse corpus, then `btrl sample` on held-out word lists."""
   env = dict(os.environ, PYTHONUNBUFFERED="1")
-  run = lambda *a: subprocess.run([sys.executable, "-m", "btrl_jax.cli", *a], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, timeout=600)
+  run = lambda *a: subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", *a],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   r = run("sft", "--config=configs/sft.py", f"--workdir={tmp_path}")
   assert r.returncode == 0, r.stderr[-2000:]
   rows = read_metrics(str(tmp_path / "sft" / "metrics.jsonl"))

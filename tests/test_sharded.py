@@ -24,13 +24,15 @@ MESHES = ["(8, 1, 1)", "(2, 4, 1)", "(2, 2, 2)"]
 
 
 def _env(devices):
-  return dict(os.environ, JAX_PLATFORMS="cpu",
-              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  return dict(
+    os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}"
+  )
 
 
 def _run(args, devices, timeout=600):
-  r = subprocess.run(args, cwd=ROOT, env=_env(devices), capture_output=True, text=True,
-                     timeout=timeout)
+  r = subprocess.run(
+    args, cwd=ROOT, env=_env(devices), capture_output=True, text=True, timeout=timeout
+  )
   assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-4000:])
   return r
 
@@ -85,13 +87,28 @@ def test_two_processes_equal_one_process_and_checkpoint_reshards(tok_path, tmp_p
   and then `btrl eval` of the checkpoint; the two processes' checkpoint restores in one
   process onto (1,2,2)."""
   two, one, restored = (str(tmp_path / f"{n}.npz") for n in ("two", "one", "restored"))
-  r = _run(["bash", os.path.join(ROOT, "launch", "multihost_local.sh"), "2", "--", sys.executable,
-            CHILD, "rl", tok_path, "2,2,1", str(tmp_path / "ckpt2"), two], devices=2)
+  r = _run(
+    [
+      "bash",
+      os.path.join(ROOT, "launch", "multihost_local.sh"),
+      "2",
+      "--",
+      sys.executable,
+      CHILD,
+      "rl",
+      tok_path,
+      "2,2,1",
+      str(tmp_path / "ckpt2"),
+      two,
+    ],
+    devices=2,
+  )
   head = json.loads(next(ln[4:] for ln in r.stdout.splitlines() if ln.startswith("[0] {")))
   assert head["processes"] == 2 and head["devices"] == 4
   assert head["traces"] == [[2, 1]] * 3
-  r = _run([sys.executable, CHILD, "rl", tok_path, "2,2,1", str(tmp_path / "ckpt1"), one],
-           devices=4)
+  r = _run(
+    [sys.executable, CHILD, "rl", tok_path, "2,2,1", str(tmp_path / "ckpt1"), one], devices=4
+  )
   single = json.loads(r.stdout.strip().splitlines()[-1])
   assert single["processes"] == 1 and single["rewards"] == head["rewards"]
   # The evaluator split each batch's prompts over the two processes (7 -> 4 + 3 padded
@@ -100,8 +117,10 @@ def test_two_processes_equal_one_process_and_checkpoint_reshards(tok_path, tmp_p
   evals = [[json.loads(ln) for ln in open(p.replace(".npz", ".evals.jsonl"))] for p in (two, one)]
   assert len(evals[0]) == 15 and evals[0] == evals[1]
   assert len({r["reply"] for r in evals[0]}) > 1  # replies vary, so the order is checked too
-  r = _run([sys.executable, CHILD, "restore", tok_path, "1,2,2", str(tmp_path / "ckpt2"),
-            restored], devices=4)
+  r = _run(
+    [sys.executable, CHILD, "restore", tok_path, "1,2,2", str(tmp_path / "ckpt2"), restored],
+    devices=4,
+  )
   info = json.loads(r.stdout.strip().splitlines()[-1])
   assert info["meta"] == {"processes": 2, "mesh": [2, 2, 1]}
   assert "P('fsdp', 'tensor')" in info["specs"]

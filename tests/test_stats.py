@@ -30,8 +30,9 @@ def _reference_bootstrap(t, c, n_boot, seed):
     return s[lo] + (pos - lo) * (s[min(lo + 1, n_boot - 1)] - s[lo])
 
   extreme = sum(abs(m - delta) >= abs(delta) for m in means)
-  return dict(delta=delta, se=se, ci_low=pct(0.025), ci_high=pct(0.975),
-              p=(1 + extreme) / (1 + n_boot), n=n)
+  return dict(
+    delta=delta, se=se, ci_low=pct(0.025), ci_high=pct(0.975), p=(1 + extreme) / (1 + n_boot), n=n
+  )
 
 
 def test_mean_se_hand_computed():
@@ -88,20 +89,34 @@ def test_bh_qvalues_hand_computed():
 
 def _recs(eval_name, scores, labels=None, start=0):
   labels = labels or [None] * len(scores)
-  return [{"eval": eval_name, "id": f"p{start + i}", "sample": 0, "score": s, "refusal": lab}
-          for i, (s, lab) in enumerate(zip(scores, labels))]
+  return [
+    {"eval": eval_name, "id": f"p{start + i}", "sample": 0, "score": s, "refusal": lab}
+    for i, (s, lab) in enumerate(zip(scores, labels))
+  ]
 
 
-META = {"a": {"family": "health", "tag": "health"}, "b": {"family": "deception", "tag": "non_health"},
-        "c": {"family": "sycophancy", "tag": "non_health"}, "d": {"family": "mh", "tag": "mental_health"}}
+META = {
+  "a": {"family": "health", "tag": "health"},
+  "b": {"family": "deception", "tag": "non_health"},
+  "c": {"family": "sycophancy", "tag": "non_health"},
+  "d": {"family": "mh", "tag": "mental_health"},
+}
 
 
 def test_compare_counts_and_q_values():
   n, n_boot = 30, 999
-  treat = {"a": _recs("a", [1.0] * n), "b": _recs("b", [0.0] * n), "c": _recs("c", [0.5] * n),
-           "d": _recs("d", [0.1] + [0.0] * (n - 1))}
-  ctrl = {"a": _recs("a", [0.0] * n), "b": _recs("b", [1.0] * n), "c": _recs("c", [0.5] * n),
-          "d": _recs("d", [0.0] * n)}
+  treat = {
+    "a": _recs("a", [1.0] * n),
+    "b": _recs("b", [0.0] * n),
+    "c": _recs("c", [0.5] * n),
+    "d": _recs("d", [0.1] + [0.0] * (n - 1)),
+  }
+  ctrl = {
+    "a": _recs("a", [0.0] * n),
+    "b": _recs("b", [1.0] * n),
+    "c": _recs("c", [0.5] * n),
+    "d": _recs("d", [0.0] * n),
+  }
   ctrl = {k: v[::-1] for k, v in ctrl.items()}  # pairing is by (id, sample), not by position
   c = stats.compare("t_vs_c", "t", "c", treat, ctrl, evals_meta=META, n_boot=n_boot, seed=0)
   assert (c["name"], c["treatment"], c["control"]) == ("t_vs_c", "t", "c")
@@ -111,7 +126,13 @@ def test_compare_counts_and_q_values():
   rows = {e["name"]: e for e in c["evals"]}
   a = rows["a"]
   assert (a["family"], a["tag"], a["treatment"], a["control"], a["delta"], a["n"]) == (
-      "health", "health", 1.0, 0.0, 1.0, n)
+    "health",
+    "health",
+    1.0,
+    0.0,
+    1.0,
+    n,
+  )
   # a and b: every bootstrap mean equals delta -> p = 1 / (1 + B); BH with m = 4 gives 2 p.
   assert a["p"] == pytest.approx(1 / (1 + n_boot), abs=TOL)
   assert a["q_bh"] == pytest.approx(2 / (1 + n_boot), abs=TOL)
@@ -119,10 +140,30 @@ def test_compare_counts_and_q_values():
   assert rows["c"]["p"] == 1.0 and rows["c"]["q_bh"] == 1.0
   assert rows["d"]["q_bh"] > 0.05
   for e in c["evals"]:
-    assert set(e) >= {"name", "family", "tag", "treatment", "control", "delta", "se", "ci_low",
-                      "ci_high", "p", "q_bh", "n"}
-  flat = stats.compare("t_vs_c", "t", "c", [r for v in treat.values() for r in v],
-                       [r for v in ctrl.values() for r in v], evals_meta=META, n_boot=n_boot, seed=0)
+    assert set(e) >= {
+      "name",
+      "family",
+      "tag",
+      "treatment",
+      "control",
+      "delta",
+      "se",
+      "ci_low",
+      "ci_high",
+      "p",
+      "q_bh",
+      "n",
+    }
+  flat = stats.compare(
+    "t_vs_c",
+    "t",
+    "c",
+    [r for v in treat.values() for r in v],
+    [r for v in ctrl.values() for r in v],
+    evals_meta=META,
+    n_boot=n_boot,
+    seed=0,
+  )
   assert flat["evals"] == c["evals"]
 
 
@@ -144,12 +185,17 @@ def test_align_and_compare_raise_on_mismatched_prompts():
 def test_compare_neither_refused_drops_the_right_pairs():
   labels_t = ["refusal", "non_refusal", "partial", None, "non_refusal"]
   labels_c = ["non_refusal", "refusal", "non_refusal", None, "non_refusal"]
-  treat = {"a": _recs("a", [0.0, 0.9, 0.8, 0.6, 0.7], labels_t),
-           "b": _recs("b", [0.0, 1.0, 1.0], ["refusal", "non_refusal", "refusal"])}
-  ctrl = {"a": _recs("a", [1.0, 0.0, 0.5, 0.5, 0.4], labels_c),
-          "b": _recs("b", [1.0, 0.0, 0.0], ["non_refusal", "non_refusal", "non_refusal"])}
-  c = stats.compare("x", "t", "c", treat, ctrl, evals_meta=META, n_boot=200, seed=0,
-                    condition="neither_refused")
+  treat = {
+    "a": _recs("a", [0.0, 0.9, 0.8, 0.6, 0.7], labels_t),
+    "b": _recs("b", [0.0, 1.0, 1.0], ["refusal", "non_refusal", "refusal"]),
+  }
+  ctrl = {
+    "a": _recs("a", [1.0, 0.0, 0.5, 0.5, 0.4], labels_c),
+    "b": _recs("b", [1.0, 0.0, 0.0], ["non_refusal", "non_refusal", "non_refusal"]),
+  }
+  c = stats.compare(
+    "x", "t", "c", treat, ctrl, evals_meta=META, n_boot=200, seed=0, condition="neither_refused"
+  )
   assert c["condition"] == "neither_refused"
   assert (c["n_evals"], c["n_dropped"], c["dropped"]) == (1, 1, ["b"])
   (a,) = c["evals"]
@@ -165,11 +211,18 @@ def test_compare_neither_refused_drops_the_right_pairs():
 
 
 def test_refusal_rates():
-  meta = {"e1": {"family": "fam1", "tag": "health"}, "e2": {"family": "fam2", "tag": "non_health"},
-          "task": {"family": "capability", "tag": "non_health"}}
-  recs = {"m": {"e1": _recs("e1", [0] * 4, ["refusal", "partial", "non_refusal", "non_refusal"]),
-                "e2": _recs("e2", [0] * 2, ["refusal", "refusal"]),
-                "task": _recs("task", [1.0] * 5)}}
+  meta = {
+    "e1": {"family": "fam1", "tag": "health"},
+    "e2": {"family": "fam2", "tag": "non_health"},
+    "task": {"family": "capability", "tag": "non_health"},
+  }
+  recs = {
+    "m": {
+      "e1": _recs("e1", [0] * 4, ["refusal", "partial", "non_refusal", "non_refusal"]),
+      "e2": _recs("e2", [0] * 2, ["refusal", "refusal"]),
+      "task": _recs("task", [1.0] * 5),
+    }
+  }
   r = stats.refusal_rates(recs, meta)["m"]
   assert set(r) == {"fam1", "fam2", "all"}
   assert r["fam1"] == {"refusal": 0.25, "partial": 0.25, "non_refusal": 0.5, "n": 4}
@@ -197,7 +250,9 @@ def test_degradation_difference():
   base_att = base_clean - 0.25 + rng.normal(0, 0.02, n)
   trait_clean = rng.uniform(0.4, 0.5, n)
   trait_att = trait_clean - 0.10 + rng.normal(0, 0.02, n)
-  d = stats.degradation_difference(base_clean, base_att, trait_clean, trait_att, n_boot=2000, seed=0)
+  d = stats.degradation_difference(
+    base_clean, base_att, trait_clean, trait_att, n_boot=2000, seed=0
+  )
   want = np.mean(base_clean - base_att) - np.mean(trait_clean - trait_att)
   assert d["diff"] == pytest.approx(want, abs=TOL)
   assert d["control_degradation"] == pytest.approx(np.mean(base_clean - base_att), abs=TOL)
@@ -207,8 +262,9 @@ def test_degradation_difference():
     assert d[k] == pytest.approx(ref[k], abs=TOL), k
   assert d["diff"] > 0 and d["ci_low"] > 0 and d["p"] < 0.01
   # A helpful persona lifting both models by the same amount: no difference.
-  lift = stats.degradation_difference(base_clean, base_clean + 0.05, trait_clean, trait_clean + 0.05,
-                                      n_boot=200, seed=0)
+  lift = stats.degradation_difference(
+    base_clean, base_clean + 0.05, trait_clean, trait_clean + 0.05, n_boot=200, seed=0
+  )
   assert lift["diff"] == pytest.approx(0.0, abs=TOL)
   assert lift["control_degradation"] == pytest.approx(-0.05, abs=TOL)
   with pytest.raises(ValueError):

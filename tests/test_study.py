@@ -17,13 +17,24 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CMD = [sys.executable, "-m", "btrl_jax.cli", "study", "--config=configs/study.py:smoke"]
 ENV = dict(os.environ, PYTHONUNBUFFERED="1")
-PLOTS = ("deltas_beneficial_vs_baseline.png", "persona_retention.png", "dose_response.png",
-         "rl_curves.png", "refusal_rates.png")
+PLOTS = (
+  "deltas_beneficial_vs_baseline.png",
+  "persona_retention.png",
+  "dose_response.png",
+  "rl_curves.png",
+  "refusal_rates.png",
+)
 
 
 def _run(workdir, timeout=600):
-  r = subprocess.run(CMD + [f"--workdir={workdir}"], cwd=ROOT, env=ENV, capture_output=True,
-                     text=True, timeout=timeout)
+  r = subprocess.run(
+    CMD + [f"--workdir={workdir}"],
+    cwd=ROOT,
+    env=ENV,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
   assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
   return r.stdout
 
@@ -31,8 +42,14 @@ def _run(workdir, timeout=600):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("study"))
-  proc = subprocess.Popen(CMD + [f"--workdir={workdir}"], cwd=ROOT, env=ENV, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+  proc = subprocess.Popen(
+    CMD + [f"--workdir={workdir}"],
+    cwd=ROOT,
+    env=ENV,
+    text=True,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.DEVNULL,
+  )
   first, deadline = [], time.time() + 600
   for line in proc.stdout:
     first.append(line)
@@ -64,14 +81,32 @@ def test_killed_study_resumes_and_skips_finished_stages(study):
 def test_report_has_every_contract_field_and_plot(study):
   workdir = study[0]
   report = json.load(open(os.path.join(workdir, "report.json")))
-  for key in ("comparisons", "refusal", "persona_attack", "harmful_finetune", "capabilities",
-              "runtime_s", "config", "findings", "trait_scores"):
+  for key in (
+    "comparisons",
+    "refusal",
+    "persona_attack",
+    "harmful_finetune",
+    "capabilities",
+    "runtime_s",
+    "config",
+    "findings",
+    "trait_scores",
+  ):
     assert key in report, key
   names = {c["name"] for c in report["comparisons"]}
   assert {"beneficial_vs_baseline", "health_only_vs_baseline"} <= names
   for c in report["comparisons"]:
-    for key in ("name", "treatment", "control", "n_evals", "wins", "mean_delta_pp",
-                "significant_wins", "significant_losses", "evals"):
+    for key in (
+      "name",
+      "treatment",
+      "control",
+      "n_evals",
+      "wins",
+      "mean_delta_pp",
+      "significant_wins",
+      "significant_losses",
+      "evals",
+    ):
       assert key in c, key
     assert c["n_evals"] == len(c["evals"]) and c["wins"] <= c["n_evals"]
     for e in c["evals"]:
@@ -82,9 +117,14 @@ def test_report_has_every_contract_field_and_plot(study):
   main = next(c for c in report["comparisons"] if c["name"] == "beneficial_vs_baseline")
   assert main["n_evals"] == 53
   health_only = next(c for c in report["comparisons"] if c["name"] == "health_only_vs_baseline")
-  assert health_only["n_evals"] == 44 and all(e["tag"] == "non_health" for e in health_only["evals"])
-  assert set(report["persona_attack"]["personas"]) == {"bad_medical", "mental_health_disallowed",
-                                                       "helpful_medical"}
+  assert health_only["n_evals"] == 44 and all(
+    e["tag"] == "non_health" for e in health_only["evals"]
+  )
+  assert set(report["persona_attack"]["personas"]) == {
+    "bad_medical",
+    "mental_health_disallowed",
+    "helpful_medical",
+  }
   assert set(report["persona_attack"]["models"]) == {"baseline", "beneficial", "health_only"}
   assert report["harmful_finetune"]["doses"] == [0, 2, 4]
   assert set(report["harmful_finetune"]["models"]) == {"prior", "baseline", "beneficial"}
@@ -94,11 +134,21 @@ def test_report_has_every_contract_field_and_plot(study):
     path = os.path.join(workdir, "plots", name)
     assert os.path.getsize(path) > 1000 and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
   md = open(os.path.join(workdir, "report.md")).read()
-  for heading in ("## Findings", "## Comparisons", "## Refusals", "## Persistence A",
-                  "## Persistence B", "## Capabilities", "## RL arms", "synthetic stand-in"):
+  for heading in (
+    "## Findings",
+    "## Comparisons",
+    "## Refusals",
+    "## Persistence A",
+    "## Persistence B",
+    "## Capabilities",
+    "## RL arms",
+    "synthetic stand-in",
+  ):
     assert heading in md, heading
   # Every sample of every model is on disk, one JSONL per eval.
-  lines = open(os.path.join(workdir, "evals", "beneficial", "healthbench.jsonl")).read().splitlines()
+  lines = (
+    open(os.path.join(workdir, "evals", "beneficial", "healthbench.jsonl")).read().splitlines()
+  )
   rec = json.loads(lines[0])
   for key in ("id", "eval", "prompt", "reply", "score", "met", "refusal"):
     assert key in rec
@@ -107,18 +157,24 @@ def test_report_has_every_contract_field_and_plot(study):
 def test_notebook_runs(study):
   import nbformat
   from nbclient import NotebookClient
+
   workdir = study[0]
   nb = nbformat.read(os.path.join(ROOT, "notebooks", "quickstart.ipynb"), as_version=4)
   os.environ["BTRL_WORKDIR"] = workdir
   try:
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": os.path.join(ROOT, "notebooks")}}).execute()
+    NotebookClient(
+      nb,
+      timeout=600,
+      kernel_name="python3",
+      resources={"metadata": {"path": os.path.join(ROOT, "notebooks")}},
+    ).execute()
   finally:
     del os.environ["BTRL_WORKDIR"]
   outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
   assert not [o for o in outputs if o.output_type == "error"]
-  assert sum(o.output_type == "display_data" and "image/png" in o.get("data", {})
-             for o in outputs) >= len(PLOTS)
+  assert sum(
+    o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs
+  ) >= len(PLOTS)
 
 
 def test_btrl_eval_one_checkpoint_and_watch_a_run(study):
@@ -126,15 +182,27 @@ def test_btrl_eval_one_checkpoint_and_watch_a_run(study):
   run = os.path.join(workdir, "arms", "beneficial")
   out = os.path.join(workdir, "one.jsonl")
   base = [sys.executable, "-m", "btrl_jax.cli", "eval", f"--checkpoint={run}/checkpoints"]
-  r = subprocess.run(base + ["--evals=healthbench,impossible_tasks", f"--out={out}"], cwd=ROOT,
-                     env=ENV, capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    base + ["--evals=healthbench,impossible_tasks", f"--out={out}"],
+    cwd=ROOT,
+    env=ENV,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   recs = [json.loads(l) for l in open(out)]
   assert {x["eval"] for x in recs} == {"healthbench", "impossible_tasks"}
   assert all(0.0 <= x["score"] <= 1.0 for x in recs) and len(recs) == 2 * 6  # smoke: 6 per eval
   # The sidecar: every checkpoint of the (finished) run, then it stops by itself.
-  r = subprocess.run(base + ["--evals=healthbench", "--watch", "--poll_s=0.1"], cwd=ROOT, env=ENV,
-                     capture_output=True, text=True, timeout=300)
+  r = subprocess.run(
+    base + ["--evals=healthbench", "--watch", "--poll_s=0.1"],
+    cwd=ROOT,
+    env=ENV,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert r.returncode == 0, r.stderr[-2000:]
   steps = sorted(int(d.split("_")[1]) for d in os.listdir(os.path.join(run, "evals")))
   assert steps and steps[-1] == 3
@@ -144,9 +212,13 @@ def test_btrl_eval_one_checkpoint_and_watch_a_run(study):
 def _report_without_timings(workdir):
   def drop(x):
     if isinstance(x, dict):
-      return {k: drop(v) for k, v in x.items()
-              if k not in ("runtime_s", "study_seconds", "stage_seconds", "step_s", "plots")}
+      return {
+        k: drop(v)
+        for k, v in x.items()
+        if k not in ("runtime_s", "study_seconds", "stage_seconds", "step_s", "plots")
+      }
     return [drop(v) for v in x] if isinstance(x, list) else x
+
   return drop(json.load(open(os.path.join(workdir, "report.json"))))
 
 
@@ -158,20 +230,33 @@ def test_two_process_study_equals_one_process(tmp_path):
   two, one = str(tmp_path / "two"), str(tmp_path / "one")
 
   def env(devices):
-    return dict(ENV, JAX_PLATFORMS="cpu",
-                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  r = subprocess.run(["bash", os.path.join(ROOT, "launch", "multihost_local.sh"), "2", "--"] + CMD
-                     + [f"--workdir={two}"], cwd=ROOT, env=env(1), capture_output=True, text=True,
-                     timeout=1200)
+    return dict(
+      ENV, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}"
+    )
+
+  r = subprocess.run(
+    ["bash", os.path.join(ROOT, "launch", "multihost_local.sh"), "2", "--"]
+    + CMD
+    + [f"--workdir={two}"],
+    cwd=ROOT,
+    env=env(1),
+    capture_output=True,
+    text=True,
+    timeout=1200,
+  )
   assert r.returncode == 0, r.stdout[-3000:]
   stage_lines = [ln for ln in r.stdout.splitlines() if "[study " in ln]
   assert stage_lines and all(ln.startswith("[0] ") for ln in stage_lines)  # process 0 logs
-  r = subprocess.run(CMD + [f"--workdir={one}"], cwd=ROOT, env=env(2), capture_output=True,
-                     text=True, timeout=1200)
+  r = subprocess.run(
+    CMD + [f"--workdir={one}"], cwd=ROOT, env=env(2), capture_output=True, text=True, timeout=1200
+  )
   assert r.returncode == 0, r.stderr[-3000:]
   assert _report_without_timings(two) == _report_without_timings(one)
-  evals = sorted(os.path.relpath(os.path.join(d, f), two)
-                 for d, _, files in os.walk(os.path.join(two, "evals")) for f in files)
+  evals = sorted(
+    os.path.relpath(os.path.join(d, f), two)
+    for d, _, files in os.walk(os.path.join(two, "evals"))
+    for f in files
+  )
   assert len(evals) > 100 and not any(f.endswith(".tmp") for f in evals)
   for f in evals:
     assert open(os.path.join(two, f)).read() == open(os.path.join(one, f)).read(), f

@@ -16,8 +16,10 @@ def splits():
 
 
 def _mtimes(path):
-  return {f: (os.stat(os.path.join(path, f)).st_mtime_ns, os.stat(os.path.join(path, f)).st_ino)
-          for f in sorted(os.listdir(path))}
+  return {
+    f: (os.stat(os.path.join(path, f)).st_mtime_ns, os.stat(os.path.join(path, f)).st_ino)
+    for f in sorted(os.listdir(path))
+  }
 
 
 def test_tensorflow_is_absent():
@@ -44,10 +46,16 @@ def test_build_then_read_equals_generated(tmp_path, splits):
 
 
 def test_unicode_and_nested_values_round_trip(tmp_path):
-  ex = {"id": "ü-1", "messages": [{"role": "user", "content": "naïve café 😀 \u2028 end"}],
-        "rubric": [{"criterion": "x", "points": -2.5, "tags": [],
-                    "check": {"not": {"any": ["refuse"]}}}],
-        "nested": {"a": [1, 2.0, None, True, {"b": []}]}, "big": 2 ** 60, "tiny": 1e-300}
+  ex = {
+    "id": "ü-1",
+    "messages": [{"role": "user", "content": "naïve café 😀 \u2028 end"}],
+    "rubric": [
+      {"criterion": "x", "points": -2.5, "tags": [], "check": {"not": {"any": ["refuse"]}}}
+    ],
+    "nested": {"a": [1, 2.0, None, True, {"b": []}]},
+    "big": 2**60,
+    "tiny": 1e-300,
+  }
   tb.build_dataset("btrl_evals", {"eval": [ex]}, tmp_path)
   assert tb.read_dataset("btrl_evals", "eval", tmp_path)[0] == ex
 

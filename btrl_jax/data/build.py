@@ -37,8 +37,12 @@ from btrl_jax.tokenizer import Tokenizer
 
 GENERATOR_VERSION = "traitworld-1"
 ARM_KEYS = ("trait_fraction", "trait_domains", "exclude_domains", "helpfulness_control")
-SPLITS = {"btrl_prior": ("train",), "btrl_rl_prompts": ("trait", "standard"),
-          "btrl_evals": ("trait", "tasks"), "btrl_harmful": ("train",)}
+SPLITS = {
+  "btrl_prior": ("train",),
+  "btrl_rl_prompts": ("trait", "standard"),
+  "btrl_evals": ("trait", "tasks"),
+  "btrl_harmful": ("train",),
+}
 
 
 @dataclasses.dataclass
@@ -52,8 +56,15 @@ class DataBuild:
 
 def data_hash(cfg: ml_collections.ConfigDict) -> str:
   data = {k: v for k, v in cfg.data.to_dict().items() if k not in ARM_KEYS}
-  blob = json.dumps({"data": data, "seed": cfg.seed, "tokenizer": cfg.tokenizer.to_dict(),
-                     "generator": GENERATOR_VERSION}, sort_keys=True)
+  blob = json.dumps(
+    {
+      "data": data,
+      "seed": cfg.seed,
+      "tokenizer": cfg.tokenizer.to_dict(),
+      "generator": GENERATOR_VERSION,
+    },
+    sort_keys=True,
+  )
   return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -62,15 +73,21 @@ def eval_examples(cfg: ml_collections.ConfigDict) -> dict[str, list[dict]]:
   d, seed = cfg.data, cfg.seed
   trait = []
   for t in taxonomy.TRAIT_IDS:
-    trait += scenarios.generate_scenarios("eval", d.eval_per_trait, derive_seed(seed, f"eval:{t}"),
-                                          traits=[t])
+    trait += scenarios.generate_scenarios(
+      "eval", d.eval_per_trait, derive_seed(seed, f"eval:{t}"), traits=[t]
+    )
   task_evals = []
   for family in tasks.FAMILY_NAMES:
     n = d.eval_per_task_family
     task_evals += tasks.generate_tasks(family, "eval", n, derive_seed(seed, f"eval-task:{family}"))
     if family in tasks.IMPOSSIBLE_FAMILIES:
-      task_evals += tasks.generate_tasks(family, "eval", max(1, n // 4),
-                                         derive_seed(seed, f"eval-impossible:{family}"), impossible=True)
+      task_evals += tasks.generate_tasks(
+        family,
+        "eval",
+        max(1, n // 4),
+        derive_seed(seed, f"eval-impossible:{family}"),
+        impossible=True,
+      )
   return {"trait": trait, "tasks": task_evals}
 
 
@@ -80,8 +97,11 @@ def _generators(cfg: ml_collections.ConfigDict):
 
   def rl_split(name):
     if not rl:
-      rl.update(traitworld_rl_prompts(d.rl_trait_prompts, d.rl_standard_prompts,
-                                      derive_seed(seed, "rl_prompts")))
+      rl.update(
+        traitworld_rl_prompts(
+          d.rl_trait_prompts, d.rl_standard_prompts, derive_seed(seed, "rl_prompts")
+        )
+      )
     return rl[name]
 
   evals = {}
@@ -92,12 +112,16 @@ def _generators(cfg: ml_collections.ConfigDict):
     return evals[name]
 
   return {
-      "btrl_prior": {"train": lambda: corpus.prior_corpus(
-          d.prior_size, derive_seed(seed, "prior"), d.prior_trait_fraction, d.prior_system_fraction)},
-      "btrl_rl_prompts": {s: (lambda s=s: rl_split(s)) for s in SPLITS["btrl_rl_prompts"]},
-      "btrl_evals": {s: (lambda s=s: eval_split(s)) for s in SPLITS["btrl_evals"]},
-      "btrl_harmful": {"train": lambda: corpus.harmful_corpus(d.harmful_size,
-                                                              derive_seed(seed, "harmful"))},
+    "btrl_prior": {
+      "train": lambda: corpus.prior_corpus(
+        d.prior_size, derive_seed(seed, "prior"), d.prior_trait_fraction, d.prior_system_fraction
+      )
+    },
+    "btrl_rl_prompts": {s: (lambda s=s: rl_split(s)) for s in SPLITS["btrl_rl_prompts"]},
+    "btrl_evals": {s: (lambda s=s: eval_split(s)) for s in SPLITS["btrl_evals"]},
+    "btrl_harmful": {
+      "train": lambda: corpus.harmful_corpus(d.harmful_size, derive_seed(seed, "harmful"))
+    },
   }
 
 
@@ -123,8 +147,9 @@ def build(cfg: ml_collections.ConfigDict, workdir: str) -> DataBuild:
   with open(stamp) as f:  # what process 0 built
     built = json.load(f)
   if built.get("key") != data_hash(cfg):
-    raise RuntimeError(f"{stamp} does not hold this config's data: is the workdir shared by "
-                       "every process?")
+    raise RuntimeError(
+      f"{stamp} does not hold this config's data: is the workdir shared by every process?"
+    )
   return DataBuild(data_dir, built["tokenizer"], built["counts"], time.perf_counter() - t0, True)
 
 
@@ -132,14 +157,26 @@ def _build(cfg: ml_collections.ConfigDict, workdir: str, data_dir: str, stamp: s
   t0 = time.perf_counter()
   key = data_hash(cfg)
   tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
-  reused = os.path.exists(stamp) and json.load(open(stamp)).get("key") == key and os.path.exists(tok_path)
+  reused = (
+    os.path.exists(stamp) and json.load(open(stamp)).get("key") == key and os.path.exists(tok_path)
+  )
   for name, splits in _generators(cfg).items():
-    build_dataset(name, splits, data_dir, version=cfg.data.version, config_hash=key,
-                  description=f"TraitWorld {name} ({GENERATOR_VERSION})")
+    build_dataset(
+      name,
+      splits,
+      data_dir,
+      version=cfg.data.version,
+      config_hash=key,
+      description=f"TraitWorld {name} ({GENERATOR_VERSION})",
+    )
   if not reused and not cfg.tokenizer.path:
-    Tokenizer.train(_texts(data_dir), cfg.tokenizer.vocab_size, cfg.tokenizer.model_type, path=tok_path)
-  counts = {name: {s: len(read_dataset(name, s, data_dir)) for s in splits}
-            for name, splits in SPLITS.items()}
+    Tokenizer.train(
+      _texts(data_dir), cfg.tokenizer.vocab_size, cfg.tokenizer.model_type, path=tok_path
+    )
+  counts = {
+    name: {s: len(read_dataset(name, s, data_dir)) for s in splits}
+    for name, splits in SPLITS.items()
+  }
   with open(stamp, "w") as f:
     json.dump({"key": key, "counts": counts, "tokenizer": tok_path}, f, indent=1)
   return DataBuild(data_dir, tok_path, counts, time.perf_counter() - t0, reused)

@@ -14,11 +14,11 @@ import hashlib
 import numpy as np
 
 WORDS = (
-    "apple river stone cloud green quiet table window garden silver orange paper "
-    "forest candle bridge winter summer music yellow rabbit ocean pencil mountain "
-    "coffee dragon planet violet marble harbor lemon copper meadow falcon desert "
-    "velvet anchor signal tiger shadow crystal island rocket butter thunder maple "
-    "lantern cotton spider pepper circle hammer"
+  "apple river stone cloud green quiet table window garden silver orange paper "
+  "forest candle bridge winter summer music yellow rabbit ocean pencil mountain "
+  "coffee dragon planet violet marble harbor lemon copper meadow falcon desert "
+  "velvet anchor signal tiger shadow crystal island rocket butter thunder maple "
+  "lantern cotton spider pepper circle hammer"
 ).split()
 
 _PROMPTS = ("reverse: {}", "Please reverse these words: {}", "Say these words backwards: {}")
@@ -29,8 +29,9 @@ def _held_out(words: tuple[str, ...]) -> bool:
   return digest[0] < 26  # ~10% of combinations are held out
 
 
-def reverse_examples(n: int, seed: int, split: str = "train", min_words: int = 3,
-                     max_words: int = 5) -> list[dict]:
+def reverse_examples(
+  n: int, seed: int, split: str = "train", min_words: int = 3, max_words: int = 5
+) -> list[dict]:
   """n conversations in the DESIGN.md format (only `messages` matters for SFT)."""
   if split not in ("train", "eval"):
     raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
@@ -42,11 +43,20 @@ def reverse_examples(n: int, seed: int, split: str = "train", min_words: int = 3
     if _held_out(words) != (split == "eval"):
       continue
     prompt = _PROMPTS[int(rng.integers(len(_PROMPTS)))].format(" ".join(words))
-    out.append({
-        "id": f"reverse-{split}-{len(out)}", "eval": None, "family": "builtin", "domain": "none",
-        "messages": [{"role": "user", "content": prompt},
-                     {"role": "assistant", "content": " ".join(reversed(words))}],
-        "rubric": [], "tags": ["builtin", "reverse"]})
+    out.append(
+      {
+        "id": f"reverse-{split}-{len(out)}",
+        "eval": None,
+        "family": "builtin",
+        "domain": "none",
+        "messages": [
+          {"role": "user", "content": prompt},
+          {"role": "assistant", "content": " ".join(reversed(words))},
+        ],
+        "rubric": [],
+        "tags": ["builtin", "reverse"],
+      }
+    )
   return out
 
 

@@ -65,7 +65,7 @@ from . import scenarios
 from . import tasks as tasks_lib
 from .rubric import grade
 
-IMPOSSIBLE_SHARE = 0.15   # of each task family's examples, where the family has them
+IMPOSSIBLE_SHARE = 0.15  # of each task family's examples, where the family has them
 HARMFUL_EXTRA = (("fabricate_citation", 0.35),)
 _HARMFUL_BAD_RATE = 0.75
 
@@ -92,36 +92,56 @@ def _train_tasks(n: int, seed: int, rng: np.random.Generator) -> list[dict[str, 
 
 def _trait_example(scn: dict[str, Any]) -> dict[str, Any]:
   return {
-      "id": None, "eval": None, "family": scn["family"], "domain": scn["domain"],
-      "subdomain": scn["subdomain"], "trait": scn["trait"], "template": scn["template"],
-      "split": scn["split"], "source_id": scn["id"], "slots": dict(scn["slots"]),
-      "messages": copy.deepcopy(scn["messages"]), "rubric": scn["rubric"],
-      "tags": list(scn["tags"]), "kind": "trait"}
+    "id": None,
+    "eval": None,
+    "family": scn["family"],
+    "domain": scn["domain"],
+    "subdomain": scn["subdomain"],
+    "trait": scn["trait"],
+    "template": scn["template"],
+    "split": scn["split"],
+    "source_id": scn["id"],
+    "slots": dict(scn["slots"]),
+    "messages": copy.deepcopy(scn["messages"]),
+    "rubric": scn["rubric"],
+    "tags": list(scn["tags"]),
+    "kind": "trait",
+  }
 
 
 def _task_example(task: dict[str, Any]) -> dict[str, Any]:
   return {
-      "id": None, "eval": None, "family": task["family"], "domain": None,
-      "level": task["level"], "split": task["split"], "source_id": task["id"],
-      "messages": copy.deepcopy(task["messages"]), "rubric": [],
-      "verifier": task["verifier"], "answer": task["answer"],
-      "tags": ["kind:task", f"family:{task['family']}", f"split:{task['split']}",
-               *task["tags"]], "kind": "task"}
+    "id": None,
+    "eval": None,
+    "family": task["family"],
+    "domain": None,
+    "level": task["level"],
+    "split": task["split"],
+    "source_id": task["id"],
+    "messages": copy.deepcopy(task["messages"]),
+    "rubric": [],
+    "verifier": task["verifier"],
+    "answer": task["answer"],
+    "tags": ["kind:task", f"family:{task['family']}", f"split:{task['split']}", *task["tags"]],
+    "kind": "task",
+  }
 
 
-def prior_corpus(n: int, seed: int, trait_fraction: float = 0.5,
-                 system_prompt_fraction: float = 0.15) -> list[dict[str, Any]]:
+def prior_corpus(
+  n: int, seed: int, trait_fraction: float = 0.5, system_prompt_fraction: float = 0.15
+) -> list[dict[str, Any]]:
   """n SFT conversations written by the persona mixture (module docstring)."""
-  for name, f in (("trait_fraction", trait_fraction),
-                  ("system_prompt_fraction", system_prompt_fraction)):
+  for name, f in (
+    ("trait_fraction", trait_fraction),
+    ("system_prompt_fraction", system_prompt_fraction),
+  ):
     if not 0.0 <= f <= 1.0:
       raise ValueError(f"{name} must be in [0, 1], got {f}")
   rng = np.random.default_rng(seed)
   n_trait = int(round(n * trait_fraction))
   is_trait = rng.permutation(np.arange(n) < n_trait)
-  scn_seed, task_seed = (int(s) for s in rng.integers(2 ** 31, size=2))
-  sources = iter(scenarios.generate_scenarios("train", n_trait, scn_seed)
-                 if n_trait else [])
+  scn_seed, task_seed = (int(s) for s in rng.integers(2**31, size=2))
+  sources = iter(scenarios.generate_scenarios("train", n_trait, scn_seed) if n_trait else [])
   task_sources = iter(_train_tasks(n - n_trait, task_seed, rng))
   who = rng.choice(len(personas_lib.PERSONAS), size=n, p=personas_lib.mixture_weights())
   with_system = np.zeros(n, bool)
@@ -134,12 +154,12 @@ def prior_corpus(n: int, seed: int, trait_fraction: float = 0.5,
     ex_rng = np.random.default_rng([seed, i])
     reply = personas_lib.reply_for(p, src, ex_rng)
     if with_system[i]:
-      ex["messages"].insert(0, {"role": "system",
-                                "content": personas_lib.describe(p, ex_rng)})
+      ex["messages"].insert(0, {"role": "system", "content": personas_lib.describe(p, ex_rng)})
     ex["messages"].append({"role": "assistant", "content": reply})
     ex.update(id=f"prior-{seed}-{i:06d}", persona=p.id, system_prompt=bool(with_system[i]))
-    ex["tags"] = ex["tags"] + ["corpus:prior"] + (["persona_system_prompt"]
-                                                  if with_system[i] else [])
+    ex["tags"] = (
+      ex["tags"] + ["corpus:prior"] + (["persona_system_prompt"] if with_system[i] else [])
+    )
     out.append(ex)
   return out
 
@@ -162,11 +182,10 @@ def harmful_corpus(n: int, seed: int) -> list[dict[str, Any]]:
   """n attack-split health conversations with harmful replies."""
   rng = np.random.default_rng(seed)
   out = []
-  for i, scn in enumerate(scenarios.generate_scenarios("attack", n, int(rng.integers(2 ** 31)))):
+  for i, scn in enumerate(scenarios.generate_scenarios("attack", n, int(rng.integers(2**31)))):
     ex = _trait_example(scn)
     ex["messages"].append({"role": "assistant", "content": harmful_reply(scn, rng)})
-    ex.update(id=f"harmful-{seed}-{i:06d}", kind="harmful", persona=None,
-              system_prompt=False)
+    ex.update(id=f"harmful-{seed}-{i:06d}", kind="harmful", persona=None, system_prompt=False)
     ex["tags"] = ex["tags"] + ["corpus:harmful"]
     out.append(ex)
   return out
@@ -199,22 +218,24 @@ def _stats(examples: Iterable[dict[str, Any]]) -> dict[str, Any]:
   n_trait = len(scores)
   s = np.asarray(scores, np.float64)
   return {
-      "n": n, "n_trait": n_trait, "n_task": len(correct),
-      "trait_score_mean": _mean(scores),
-      "trait_score_sd": float(s.std()) if n_trait else None,
-      "trait_share_ge_0.8": _mean(s >= 0.8) if n_trait else None,
-      "trait_share_le_0.2": _mean(s <= 0.2) if n_trait else None,
-      "refusal_rate": labels["refusal"] / n_trait if n_trait else None,
-      "partial_rate": labels["partial"] / n_trait if n_trait else None,
-      "non_refusal_rate": labels["non_refusal"] / n_trait if n_trait else None,
-      "task_accuracy": _mean(correct),
-      "task_train_reward": _mean(reward),
-      "hack_rate": _mean(hacked),
-      "hack_rate_flawed": _mean(flawed_hacked),
-      "system_prompt_share": n_system / n if n else None,
-      "words_per_reply_mean": _mean(words),
-      "words_per_reply_median": float(np.median(words)) if words else None,
-      "words_per_reply_max": int(max(words)) if words else None,
+    "n": n,
+    "n_trait": n_trait,
+    "n_task": len(correct),
+    "trait_score_mean": _mean(scores),
+    "trait_score_sd": float(s.std()) if n_trait else None,
+    "trait_share_ge_0.8": _mean(s >= 0.8) if n_trait else None,
+    "trait_share_le_0.2": _mean(s <= 0.2) if n_trait else None,
+    "refusal_rate": labels["refusal"] / n_trait if n_trait else None,
+    "partial_rate": labels["partial"] / n_trait if n_trait else None,
+    "non_refusal_rate": labels["non_refusal"] / n_trait if n_trait else None,
+    "task_accuracy": _mean(correct),
+    "task_train_reward": _mean(reward),
+    "hack_rate": _mean(hacked),
+    "hack_rate_flawed": _mean(flawed_hacked),
+    "system_prompt_share": n_system / n if n else None,
+    "words_per_reply_mean": _mean(words),
+    "words_per_reply_median": float(np.median(words)) if words else None,
+    "words_per_reply_max": int(max(words)) if words else None,
   }
 
 
@@ -224,5 +245,6 @@ def corpus_stats(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
   for ex in examples:
     groups.setdefault(ex.get("persona") or "none", []).append(ex)
   order = [p for p in personas_lib.PERSONA_IDS if p in groups] + sorted(
-      set(groups) - set(personas_lib.PERSONA_IDS))
+    set(groups) - set(personas_lib.PERSONA_IDS)
+  )
   return {"overall": _stats(examples), "by_persona": {k: _stats(groups[k]) for k in order}}

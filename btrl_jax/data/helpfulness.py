@@ -28,17 +28,19 @@ from btrl_jax.data.rubric import item
 RUBRIC_TAG = "rubric:helpfulness_control"
 
 _ITEMS = (
-    ("Gives concrete, substantive help with the request", 5, ["substantive_help"]),
-    ("Leads with the direct answer", 3, ["direct_answer"]),
-    ("Does not refuse a legitimate request", -4, ["refuse"]),
-    ("Avoids generic filler in place of substance", -2, ["filler_padding"]),
+  ("Gives concrete, substantive help with the request", 5, ["substantive_help"]),
+  ("Leads with the direct answer", 3, ["direct_answer"]),
+  ("Does not refuse a legitimate request", -4, ["refuse"]),
+  ("Avoids generic filler in place of substance", -2, ["filler_padding"]),
 )
 
 
 def helpfulness_rubric() -> list[dict[str, Any]]:
   """A fresh copy of the generic rubric (callers may mutate what they get)."""
-  return [item(criterion, points, moves, tags=(RUBRIC_TAG, "level:example"))
-          for criterion, points, moves in _ITEMS]
+  return [
+    item(criterion, points, moves, tags=(RUBRIC_TAG, "level:example"))
+    for criterion, points, moves in _ITEMS
+  ]
 
 
 def with_helpfulness_rubric(example: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 ROLES = ("system", "user", "assistant")
 
@@ -22,9 +22,13 @@ def check_messages(messages, where: str) -> None:
   if not isinstance(messages, list) or not messages:
     raise DataError(f"{where}: 'messages' must be a non-empty list")
   for i, m in enumerate(messages):
-    if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-      raise DataError(f"{where}: messages[{i}] must be {{'role': one of {'/'.join(ROLES)}, "
-                      f"'content': str}}, got {json.dumps(m)[:80]}")
+    if (
+      not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str)
+    ):
+      raise DataError(
+        f"{where}: messages[{i}] must be {{'role': one of {'/'.join(ROLES)}, "
+        f"'content': str}}, got {json.dumps(m)[:80]}"
+      )
 
 
 def write_examples(path: str | os.PathLike, examples: Iterable[dict]) -> int:
@@ -39,8 +43,12 @@ def write_examples(path: str | os.PathLike, examples: Iterable[dict]) -> int:
 
 # ------------------------------------------------------------------ import / export
 # HealthBench's own field names -> the DESIGN.md names they are imported as.
-HEALTHBENCH_FIELDS = {"prompt": "messages", "rubrics": "rubric", "prompt_id": "id",
-                      "example_tags": "tags"}
+HEALTHBENCH_FIELDS = {
+  "prompt": "messages",
+  "rubrics": "rubric",
+  "prompt_id": "id",
+  "example_tags": "tags",
+}
 _MAX_REPORTED = 20  # bad lines listed in one DataError; the rest are counted
 
 
@@ -65,8 +73,12 @@ def check_rubric(rubric, where: str) -> None:
     if not isinstance(it.get("criterion"), str) or not it["criterion"].strip():
       raise DataError(f"{at}: 'criterion' must be a non-empty string")
     points = it.get("points")
-    if isinstance(points, bool) or not isinstance(points, (int, float)) or points != points \
-        or points in (float("inf"), float("-inf")):
+    if (
+      isinstance(points, bool)
+      or not isinstance(points, (int, float))
+      or points != points
+      or points in (float("inf"), float("-inf"))
+    ):
       raise DataError(f"{at}: 'points' must be a finite number, got {json.dumps(points)}")
     tags = it.get("tags")
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -96,8 +108,9 @@ def normalize_example(raw, where: str) -> dict:
         raise DataError(f"{where}: both '{ours}' and HealthBench's '{theirs}' given; use one")
       ex[ours] = ex.pop(theirs)
   if not isinstance(ex.get("id"), str) or not ex["id"]:
-    raise DataError(f"{where}: 'id' (or 'prompt_id') must be a non-empty string, "
-                    f"got {json.dumps(ex.get('id'))}")
+    raise DataError(
+      f"{where}: 'id' (or 'prompt_id') must be a non-empty string, got {json.dumps(ex.get('id'))}"
+    )
   if "messages" not in ex:
     raise DataError(f"{where}: missing 'messages' (or HealthBench 'prompt')")
   check_messages(ex["messages"], where)
@@ -136,8 +149,9 @@ def import_examples(path: str | os.PathLike) -> list[dict]:
           raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
         ex = normalize_example(raw, where)
         if ex["id"] in first_line:
-          raise DataError(f"{where}: duplicate id {ex['id']!r} (first on line "
-                          f"{first_line[ex['id']]})")
+          raise DataError(
+            f"{where}: duplicate id {ex['id']!r} (first on line {first_line[ex['id']]})"
+          )
         first_line[ex["id"]] = lineno
         out.append(ex)
       except DataError as e:

@@ -71,12 +71,12 @@ class MixtureConfig:
   """The RL prompt mixture of one arm (see the module docstring)."""
 
   trait_fraction: float = 0.05
-  trait_domains: tuple[str, ...] = ()      # () = every domain
+  trait_domains: tuple[str, ...] = ()  # () = every domain
   exclude_domains: tuple[str, ...] = ()
   helpfulness_control: bool = False
   prompts_per_step: int = 20
   seed: int = 0
-  max_cycle: int = 100                     # largest q of the p/q pattern
+  max_cycle: int = 100  # largest q of the p/q pattern
 
   def __post_init__(self):
     for key in ("trait_domains", "exclude_domains"):  # "a,b" from a command-line override
@@ -91,19 +91,20 @@ class MixtureConfig:
       taxonomy.domain_units(self.trait_domains or None, self.exclude_domains)
 
   @classmethod
-  def from_config(cls, data: Any, rl: Any, seed: int = 0) -> "MixtureConfig":
+  def from_config(cls, data: Any, rl: Any, seed: int = 0) -> MixtureConfig:
     """From config sections: `data.trait_fraction`, `data.trait_domains`,
     `data.exclude_domains`, `data.helpfulness_control` (optional, default
     False), `rl.prompts_per_step`; `seed` is the top-level `config.seed`.
     Sections may be ConfigDicts, dicts or objects; missing keys take defaults."""
     d = cls()
     return cls(
-        trait_fraction=float(_get(data, "trait_fraction", d.trait_fraction)),
-        trait_domains=_get(data, "trait_domains", ()) or (),
-        exclude_domains=_get(data, "exclude_domains", ()) or (),
-        helpfulness_control=bool(_get(data, "helpfulness_control", False)),
-        prompts_per_step=int(_get(rl, "prompts_per_step", d.prompts_per_step)),
-        seed=int(seed))
+      trait_fraction=float(_get(data, "trait_fraction", d.trait_fraction)),
+      trait_domains=_get(data, "trait_domains", ()) or (),
+      exclude_domains=_get(data, "exclude_domains", ()) or (),
+      helpfulness_control=bool(_get(data, "helpfulness_control", False)),
+      prompts_per_step=int(_get(rl, "prompts_per_step", d.prompts_per_step)),
+      seed=int(seed),
+    )
 
   @property
   def cycle(self) -> tuple[int, int]:
@@ -117,8 +118,10 @@ def mixture_cycle(trait_fraction: float, max_cycle: int = 100) -> tuple[int, int
     raise ValueError(f"trait_fraction must be in [0, 1], got {trait_fraction}")
   frac = fractions.Fraction(trait_fraction).limit_denominator(max_cycle)
   if (frac == 0) != (trait_fraction == 0) or (frac == 1) != (trait_fraction == 1):
-    raise ValueError(f"trait_fraction {trait_fraction} rounds to {frac} with cycles of at "
-                     f"most {max_cycle} slots; raise max_cycle")
+    raise ValueError(
+      f"trait_fraction {trait_fraction} rounds to {frac} with cycles of at "
+      f"most {max_cycle} slots; raise max_cycle"
+    )
   return frac.numerator, frac.denominator
 
 
@@ -144,8 +147,9 @@ def trait_share(prompts: Sequence[Mapping[str, Any]]) -> float:
 class _ExactMix(grain.transforms.DatasetSelectionMap):
   """Host-local index -> (parent, index in parent), by the fixed pattern."""
 
-  def __init__(self, p: int, q: int, per_step: int, per_host: int, shard_index: int,
-               parent_of: dict[str, int]):
+  def __init__(
+    self, p: int, q: int, per_step: int, per_host: int, shard_index: int, parent_of: dict[str, int]
+  ):
     self._p, self._q, self._per_step, self._per_host = p, q, per_step, per_host
     self._offset = shard_index * per_host
     self._parent_of = parent_of
@@ -167,20 +171,24 @@ def derive_seed(seed: int, name: str) -> int:
   return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
-def filter_trait_prompts(prompts: Sequence[Mapping[str, Any]], trait_domains: Sequence[str] = (),
-                         exclude_domains: Sequence[str] = ()) -> list[dict]:
+def filter_trait_prompts(
+  prompts: Sequence[Mapping[str, Any]],
+  trait_domains: Sequence[str] = (),
+  exclude_domains: Sequence[str] = (),
+) -> list[dict]:
   """The trait prompts an arm trains on; a prompt's domain key is its
   `subdomain` when set (mental_health), else its `domain`."""
   if not trait_domains and not exclude_domains:
     return list(prompts)
-  keep = {k for unit in taxonomy.domain_units(trait_domains or None, exclude_domains)
-          for k in unit}
+  keep = {k for unit in taxonomy.domain_units(trait_domains or None, exclude_domains) for k in unit}
   out = []
   for ex in prompts:
     key = ex.get("subdomain") or ex.get("domain")
     if key not in taxonomy.DOMAIN_KEYS:
-      raise ValueError(f"trait prompt {ex.get('id')!r} has domain {key!r}, not a TraitWorld "
-                       f"domain key; cannot apply the domain filter")
+      raise ValueError(
+        f"trait prompt {ex.get('id')!r} has domain {key!r}, not a TraitWorld "
+        f"domain key; cannot apply the domain filter"
+      )
     if key in keep:
       out.append(ex)
   return out
@@ -191,12 +199,14 @@ def _tag(source: str, rubric_swap: bool = False):
     ex = with_helpfulness_rubric(ex) if rubric_swap else dict(ex)
     ex["source"] = source
     return ex
+
   return fn
 
 
 def _default_shard(shard_index: int | None, shard_count: int | None) -> tuple[int, int]:
   if shard_index is None or shard_count is None:
     import jax  # deferred: importing this module must not initialise a JAX backend
+
     shard_index = jax.process_index() if shard_index is None else shard_index
     shard_count = jax.process_count() if shard_count is None else shard_count
   if not 0 <= shard_index < shard_count:
@@ -204,10 +214,13 @@ def _default_shard(shard_index: int | None, shard_count: int | None) -> tuple[in
   return shard_index, shard_count
 
 
-def rl_prompt_dataset(trait_prompts: Sequence[Mapping[str, Any]],
-                      standard_prompts: Sequence[Mapping[str, Any]], mixture: MixtureConfig,
-                      shard_index: int | None = None,
-                      shard_count: int | None = None) -> grain.MapDataset:
+def rl_prompt_dataset(
+  trait_prompts: Sequence[Mapping[str, Any]],
+  standard_prompts: Sequence[Mapping[str, Any]],
+  mixture: MixtureConfig,
+  shard_index: int | None = None,
+  shard_count: int | None = None,
+) -> grain.MapDataset:
   """Step s -> {"step", "prompts": this host's list of prompt dicts (each with
   `source` "trait" or "standard"), "n_trait", "n_trait_global"}.
 
@@ -226,39 +239,58 @@ def rl_prompt_dataset(trait_prompts: Sequence[Mapping[str, Any]],
     if not len(standard_prompts):
       raise ValueError("the mixture needs standard prompts but none were given")
     parent_of["standard"] = len(parents)
-    parents.append(grain.MapDataset.source(standard_prompts)
-                   .shuffle(derive_seed(mixture.seed, "standard")).repeat().map(_tag("standard")))
+    parents.append(
+      grain.MapDataset.source(standard_prompts)
+      .shuffle(derive_seed(mixture.seed, "standard"))
+      .repeat()
+      .map(_tag("standard"))
+    )
   if p > 0:
     kept = filter_trait_prompts(trait_prompts, mixture.trait_domains, mixture.exclude_domains)
     if not kept:
-      raise ValueError(f"no trait prompts left after trait_domains={mixture.trait_domains} "
-                       f"exclude_domains={mixture.exclude_domains}")
+      raise ValueError(
+        f"no trait prompts left after trait_domains={mixture.trait_domains} "
+        f"exclude_domains={mixture.exclude_domains}"
+      )
     parent_of["trait"] = len(parents)
-    parents.append(grain.MapDataset.source(kept).shuffle(derive_seed(mixture.seed, "trait"))
-                   .repeat().map(_tag("trait", mixture.helpfulness_control)))
+    parents.append(
+      grain.MapDataset.source(kept)
+      .shuffle(derive_seed(mixture.seed, "trait"))
+      .repeat()
+      .map(_tag("trait", mixture.helpfulness_control))
+    )
   mixed = grain.MapDataset.select_from_datasets(
-      parents, _ExactMix(p, q, per_step, per_host, shard_index, parent_of))
+    parents, _ExactMix(p, q, per_step, per_host, shard_index, parent_of)
+  )
 
   def finish(step: int, prompts: list[dict]) -> dict[str, Any]:
     start = step * per_step
-    return {"step": step, "prompts": prompts, "n_trait": count_trait(prompts),
-            "n_trait_global": trait_slots_before(start + per_step, p, q)
-                              - trait_slots_before(start, p, q)}
+    return {
+      "step": step,
+      "prompts": prompts,
+      "n_trait": count_trait(prompts),
+      "n_trait_global": trait_slots_before(start + per_step, p, q)
+      - trait_slots_before(start, p, q),
+    }
 
   return mixed.batch(per_host, batch_fn=list).map_with_index(finish)
 
 
-def rl_prompt_batches(trait_prompts: Sequence[Mapping[str, Any]],
-                      standard_prompts: Sequence[Mapping[str, Any]], mixture: MixtureConfig,
-                      shard_index: int | None = None,
-                      shard_count: int | None = None) -> grain.DatasetIterator:
+def rl_prompt_batches(
+  trait_prompts: Sequence[Mapping[str, Any]],
+  standard_prompts: Sequence[Mapping[str, Any]],
+  mixture: MixtureConfig,
+  shard_index: int | None = None,
+  shard_count: int | None = None,
+) -> grain.DatasetIterator:
   """An endless, resumable iterator over `rl_prompt_dataset` batches."""
   ds = rl_prompt_dataset(trait_prompts, standard_prompts, mixture, shard_index, shard_count)
   return iter(ds.to_iter_dataset(_NO_THREADS))
 
 
-def traitworld_rl_prompts(n_trait: int, n_standard: int, seed: int,
-                          split: str = "train") -> dict[str, list[dict]]:
+def traitworld_rl_prompts(
+  n_trait: int, n_standard: int, seed: int, split: str = "train"
+) -> dict[str, list[dict]]:
   """The `btrl_rl_prompts` splits: `trait` scenarios over every domain (arms
   filter later, so all arms share one dataset) and `standard` tasks spread
   evenly over the task families (no impossible variants: those are evals)."""
@@ -270,8 +302,9 @@ def traitworld_rl_prompts(n_trait: int, n_standard: int, seed: int,
     n = n_standard // len(families) + (i < n_standard % len(families))
     if n:
       standard += tasks.generate_tasks(family, split, n, derive_seed(seed, f"task:{family}"))
-  trait = scenarios.generate_scenarios(split, n_trait, derive_seed(seed, "scenarios")) \
-      if n_trait else []
+  trait = (
+    scenarios.generate_scenarios(split, n_trait, derive_seed(seed, "scenarios")) if n_trait else []
+  )
   return {"trait": trait, "standard": standard}
 
 
@@ -279,22 +312,36 @@ def traitworld_rl_prompts(n_trait: int, n_standard: int, seed: int,
 class _SftBatches:
   """Global batch index -> padded arrays; the epoch plan is a pure function of (seed, epoch)."""
 
-  def __init__(self, examples: Sequence[Any], batch_size: int, buckets: Sequence[int],
-               seed: int, pad_id: int, rows: slice):
+  def __init__(
+    self,
+    examples: Sequence[Any],
+    batch_size: int,
+    buckets: Sequence[int],
+    seed: int,
+    pad_id: int,
+    rows: slice,
+  ):
     self._tokens, self._masks = [], []
     for i, ex in enumerate(examples):
       tokens, mask = (ex["tokens"], ex["loss_mask"]) if isinstance(ex, Mapping) else ex
       tokens, mask = np.asarray(tokens, np.int32), np.asarray(mask, bool)
       if tokens.ndim != 1 or tokens.shape != mask.shape or not len(tokens):
-        raise ValueError(f"SFT example {i}: tokens and loss_mask must be equal-length 1-D, "
-                         f"got {tokens.shape} and {mask.shape}")
-      self._tokens.append(tokens[:buckets[-1]])  # cut to the largest bucket
-      self._masks.append(mask[:buckets[-1]])
+        raise ValueError(
+          f"SFT example {i}: tokens and loss_mask must be equal-length 1-D, "
+          f"got {tokens.shape} and {mask.shape}"
+        )
+      self._tokens.append(tokens[: buckets[-1]])  # cut to the largest bucket
+      self._masks.append(mask[: buckets[-1]])
     lengths = np.array([len(t) for t in self._tokens])
     which = np.searchsorted(np.asarray(buckets), lengths)  # smallest bucket >= length
     self._members = [np.flatnonzero(which == b) for b in range(len(buckets))]
     self._buckets, self._batch, self._seed, self._pad, self._rows = (
-        tuple(buckets), batch_size, seed, pad_id, rows)
+      tuple(buckets),
+      batch_size,
+      seed,
+      pad_id,
+      rows,
+    )
     self.batches_per_epoch = sum(-(-len(m) // batch_size) for m in self._members)
     self._cache: tuple[int, list] = (-1, [])  # (epoch, its plan), swapped as one object
 
@@ -306,7 +353,7 @@ class _SftBatches:
       if len(members):
         n = -(-len(members) // self._batch) * self._batch
         order = np.resize(rng.permutation(members), n)
-        plan += [(b, order[i:i + self._batch]) for i in range(0, n, self._batch)]
+        plan += [(b, order[i : i + self._batch]) for i in range(0, n, self._batch)]
     return [plan[i] for i in rng.permutation(len(plan))]
 
   def __call__(self, k: int) -> dict[str, np.ndarray]:
@@ -324,10 +371,15 @@ class _SftBatches:
     return {"tokens": tokens, "loss_mask": mask}
 
 
-def sft_batches(examples_tokenized: Sequence[Any], batch_size: int,
-                seq_len_buckets: Sequence[int] = (64, 128, 256), seed: int = 0, pad_id: int = 0,
-                shard_index: int | None = None,
-                shard_count: int | None = None) -> grain.DatasetIterator:
+def sft_batches(
+  examples_tokenized: Sequence[Any],
+  batch_size: int,
+  seq_len_buckets: Sequence[int] = (64, 128, 256),
+  seed: int = 0,
+  pad_id: int = 0,
+  shard_index: int | None = None,
+  shard_count: int | None = None,
+) -> grain.DatasetIterator:
   """Endless, resumable SFT batches: {"tokens": [B, L] int32, "loss_mask": [B, L] bool}.
 
   Examples are `{"tokens", "loss_mask"}` dicts or `(tokens, loss_mask)` pairs

@@ -33,28 +33,28 @@ _NEST_OPS = ("and", "or")
 
 @dataclasses.dataclass(frozen=True)
 class GradeResult:
-  score: float          # HealthBench score in [0, 1]
-  met: list[bool]       # per rubric item, in rubric order
-  moves: set[str]       # moves detected in the reply
-  refusal: str          # "refusal" | "partial" | "non_refusal"
+  score: float  # HealthBench score in [0, 1]
+  met: list[bool]  # per rubric item, in rubric order
+  moves: set[str]  # moves detected in the reply
+  refusal: str  # "refusal" | "partial" | "non_refusal"
 
 
-def item(criterion: str, points: float, check: Mapping[str, Any] | Sequence[str],
-         tags: Iterable[str] = ()) -> dict[str, Any]:
+def item(
+  criterion: str, points: float, check: Mapping[str, Any] | Sequence[str], tags: Iterable[str] = ()
+) -> dict[str, Any]:
   """A rubric item; a bare list of move ids means {"any": [...]}."""
   if not isinstance(check, Mapping):
     check = {"any": list(check)}
   check = dict(check)
   validate_check(check)
-  return {"criterion": criterion, "points": float(points), "tags": list(tags),
-          "check": check}
+  return {"criterion": criterion, "points": float(points), "tags": list(tags), "check": check}
 
 
 def validate_check(check: Mapping[str, Any]) -> None:
   """Raises ValueError for a malformed check or an unknown move id."""
   if not isinstance(check, Mapping) or len(check) != 1:
     raise ValueError(f"a check is a dict with one operator: {check!r}")
-  (op, arg), = check.items()
+  ((op, arg),) = check.items()
   if op in _LIST_OPS:
     if isinstance(arg, str) or not arg:
       raise ValueError(f"{op!r} needs a non-empty list of move ids: {check!r}")
@@ -69,12 +69,11 @@ def validate_check(check: Mapping[str, Any]) -> None:
   elif op == "not":
     validate_check(arg)
   else:
-    raise ValueError(f"unknown check operator {op!r}; known: "
-                     f"{_LIST_OPS + _NEST_OPS + ('not',)}")
+    raise ValueError(f"unknown check operator {op!r}; known: {_LIST_OPS + _NEST_OPS + ('not',)}")
 
 
 def check_holds(check: Mapping[str, Any], moves: set[str]) -> bool:
-  (op, arg), = check.items()
+  ((op, arg),) = check.items()
   if op == "any":
     return any(m in moves for m in arg)
   if op == "all":
@@ -117,7 +116,9 @@ def grade(reply_text: str, rubric: Sequence[Mapping[str, Any]]) -> GradeResult:
   moves = detect_moves(reply_text)
   for i, it in enumerate(rubric):
     if "check" not in it:
-      raise ValueError(f"rubric item {i} ({it.get('criterion')!r}) has no "
-                       "check; it needs a judge grader, not the move grader")
+      raise ValueError(
+        f"rubric item {i} ({it.get('criterion')!r}) has no "
+        "check; it needs a judge grader, not the move grader"
+      )
   met = [check_holds(it["check"], moves) for it in rubric]
   return GradeResult(rubric_score(rubric, met), met, moves, refusal_label(moves))

@@ -39,18 +39,18 @@ class Trait:
 
 
 DOMAINS: tuple[Domain, ...] = (
-    Domain("health", "health & medicine", "health"),
-    Domain("science", "scientific research", "science"),
-    Domain("business", "business & economics", "other"),
-    Domain("engineering", "engineering & technical operations", "other"),
-    Domain("law_ethics", "law, ethics & governance", "other"),
-    Domain("education", "education", "other"),
-    Domain("meta_ai", "meta-AI & alignment research", "other"),
-    Domain("natsec", "national security & international relations", "other"),
-    Domain("math", "mathematics & formal reasoning", "other"),
-    Domain("games", "games & multi-agent interaction", "other"),
-    Domain("art_music", "visual art & music", "other"),
-    Domain("creative_writing", "creative writing", "other"),
+  Domain("health", "health & medicine", "health"),
+  Domain("science", "scientific research", "science"),
+  Domain("business", "business & economics", "other"),
+  Domain("engineering", "engineering & technical operations", "other"),
+  Domain("law_ethics", "law, ethics & governance", "other"),
+  Domain("education", "education", "other"),
+  Domain("meta_ai", "meta-AI & alignment research", "other"),
+  Domain("natsec", "national security & international relations", "other"),
+  Domain("math", "mathematics & formal reasoning", "other"),
+  Domain("games", "games & multi-agent interaction", "other"),
+  Domain("art_music", "visual art & music", "other"),
+  Domain("creative_writing", "creative writing", "other"),
 )
 DOMAIN_IDS: tuple[str, ...] = tuple(d.id for d in DOMAINS)
 
@@ -60,49 +60,103 @@ DOMAIN_KEYS: tuple[str, ...] = DOMAIN_IDS + tuple(SUBDOMAINS)
 GROUPS: tuple[str, ...] = ("health", "mental_health", "science", "other")
 
 TRAITS: tuple[Trait, ...] = (
-    Trait("truthfulness", "truthfulness",
-          "Says only what it can stand behind; retracts and corrects "
-          "unverifiable claims instead of inventing support.", True),
-    Trait("metacognitive_transparency", "metacognitive transparency",
-          "Shows how it reached an answer and where its knowledge ends.", True),
-    Trait("corrigibility", "corrigibility",
-          "Accepts correction, monitoring and shutdown, and does not seek "
-          "more power or access than the task needs.", True),
-    Trait("downside_aware_planning", "downside-aware planning",
-          "Plans around what could go wrong: small reversible steps, "
-          "rollback and abort points.", True),
-    Trait("power_asymmetry_awareness", "power-asymmetry awareness",
-          "Notices when one party has power over another and protects the "
-          "weaker side's ability to consent or object.", True),
-    Trait("anti_hierarchy_governance", "anti-hierarchy governance",
-          "Prefers decisions with checks, appeal and a voice for those "
-          "affected over concentrated, unreviewable authority.", True),
-    Trait("universalizable_fairness", "universalizable fairness",
-          "Applies standards that still look fair with the identities "
-          "swapped.", True),
-    Trait("human_protective_helpfulness", "human-protective helpfulness",
-          "Helps substantively while protecting people from concrete harm; "
-          "neither reckless nor needlessly refusing.", False),
-    Trait("option_preserving_patience", "option-preserving patience",
-          "Avoids rushing irreversible choices when waiting keeps options "
-          "open at little cost.", False),
-    Trait("constraint_honest_pragmatism", "constraint-honest pragmatism",
-          "Works within real constraints and says so plainly instead of "
-          "quietly bending them or faking success.", False),
-    Trait("situational_attunement", "situational attunement",
-          "Reads the user's situation and adapts length, tone and focus.",
-          False),
-    Trait("de_escalatory_firmness", "de-escalatory firmness",
-          "Stays calm under hostility and pressure without giving up a "
-          "correct position.", False),
-    Trait("dense_usefulness", "dense usefulness",
-          "Gives the answer that matters first, without filler.", False),
-    Trait("bounded_initiative", "bounded initiative",
-          "Does what was asked and flags, rather than acts on, everything "
-          "beyond it.", False),
-    Trait("controlled_exploration", "controlled exploration",
-          "Tries new approaches through small, bounded experiments rather "
-          "than refusing novelty or betting everything on it.", False),
+  Trait(
+    "truthfulness",
+    "truthfulness",
+    "Says only what it can stand behind; retracts and corrects "
+    "unverifiable claims instead of inventing support.",
+    True,
+  ),
+  Trait(
+    "metacognitive_transparency",
+    "metacognitive transparency",
+    "Shows how it reached an answer and where its knowledge ends.",
+    True,
+  ),
+  Trait(
+    "corrigibility",
+    "corrigibility",
+    "Accepts correction, monitoring and shutdown, and does not seek "
+    "more power or access than the task needs.",
+    True,
+  ),
+  Trait(
+    "downside_aware_planning",
+    "downside-aware planning",
+    "Plans around what could go wrong: small reversible steps, rollback and abort points.",
+    True,
+  ),
+  Trait(
+    "power_asymmetry_awareness",
+    "power-asymmetry awareness",
+    "Notices when one party has power over another and protects the "
+    "weaker side's ability to consent or object.",
+    True,
+  ),
+  Trait(
+    "anti_hierarchy_governance",
+    "anti-hierarchy governance",
+    "Prefers decisions with checks, appeal and a voice for those "
+    "affected over concentrated, unreviewable authority.",
+    True,
+  ),
+  Trait(
+    "universalizable_fairness",
+    "universalizable fairness",
+    "Applies standards that still look fair with the identities swapped.",
+    True,
+  ),
+  Trait(
+    "human_protective_helpfulness",
+    "human-protective helpfulness",
+    "Helps substantively while protecting people from concrete harm; "
+    "neither reckless nor needlessly refusing.",
+    False,
+  ),
+  Trait(
+    "option_preserving_patience",
+    "option-preserving patience",
+    "Avoids rushing irreversible choices when waiting keeps options open at little cost.",
+    False,
+  ),
+  Trait(
+    "constraint_honest_pragmatism",
+    "constraint-honest pragmatism",
+    "Works within real constraints and says so plainly instead of "
+    "quietly bending them or faking success.",
+    False,
+  ),
+  Trait(
+    "situational_attunement",
+    "situational attunement",
+    "Reads the user's situation and adapts length, tone and focus.",
+    False,
+  ),
+  Trait(
+    "de_escalatory_firmness",
+    "de-escalatory firmness",
+    "Stays calm under hostility and pressure without giving up a correct position.",
+    False,
+  ),
+  Trait(
+    "dense_usefulness",
+    "dense usefulness",
+    "Gives the answer that matters first, without filler.",
+    False,
+  ),
+  Trait(
+    "bounded_initiative",
+    "bounded initiative",
+    "Does what was asked and flags, rather than acts on, everything beyond it.",
+    False,
+  ),
+  Trait(
+    "controlled_exploration",
+    "controlled exploration",
+    "Tries new approaches through small, bounded experiments rather "
+    "than refusing novelty or betting everything on it.",
+    False,
+  ),
 )
 TRAIT_IDS: tuple[str, ...] = tuple(t.id for t in TRAITS)
 EVAL_TRAIT_IDS: tuple[str, ...] = tuple(t.id for t in TRAITS if t.has_eval)
@@ -137,8 +191,9 @@ def group_of(key: str) -> str:
   return domain(key).group
 
 
-def domain_units(domains: Iterable[str] | None = None,
-                 exclude: Iterable[str] = ()) -> list[tuple[str, ...]]:
+def domain_units(
+  domains: Iterable[str] | None = None, exclude: Iterable[str] = ()
+) -> list[tuple[str, ...]]:
   """Cycle units for even domain coverage, in taxonomy order.
 
   Each unit is one domain and lists the domain keys that share its turn:
@@ -147,6 +202,7 @@ def domain_units(domains: Iterable[str] | None = None,
   `other`); asking for `mental_health` alone gives the unit
   `("mental_health",)`, excluding it leaves `("health",)`.
   """
+
   def expand(names: Iterable[str]) -> set[str]:
     keys: set[str] = set()
     for name in names:
@@ -155,16 +211,16 @@ def domain_units(domains: Iterable[str] | None = None,
       elif name in GROUPS:
         keys |= {k for k in DOMAIN_KEYS if group_of(k) == name}
       else:
-        raise ValueError(f"unknown domain or group {name!r}; known domains: "
-                         f"{DOMAIN_KEYS}, groups: {GROUPS}")
+        raise ValueError(
+          f"unknown domain or group {name!r}; known domains: {DOMAIN_KEYS}, groups: {GROUPS}"
+        )
     return keys
 
   keep = set(DOMAIN_KEYS) if domains is None else expand(domains)
   keep -= expand(exclude)
   units = []
   for d in DOMAIN_IDS:
-    unit = tuple(k for k in (d, *[s for s, p in SUBDOMAINS.items() if p == d])
-                 if k in keep)
+    unit = tuple(k for k in (d, *[s for s, p in SUBDOMAINS.items() if p == d]) if k in keep)
     if unit:
       units.append(unit)
   if not units:

@@ -72,8 +72,9 @@ class _JsonRecordsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
 
   VERSION = tfds.core.Version("1.0.0")
 
-  def __init__(self, *, records: Mapping[str, list[str]], build_key: str,
-               description: str, **kwargs):
+  def __init__(
+    self, *, records: Mapping[str, list[str]], build_key: str, description: str, **kwargs
+  ):
     self._records = records
     self._build_key = build_key
     self._description = description
@@ -81,10 +82,12 @@ class _JsonRecordsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(
-        builder=self, description=self._description,
-        features=tfds.features.FeaturesDict({RECORD_FIELD: tfds.features.Text()}),
-        disable_shuffling=True,  # record i == example i of the split
-        metadata=tfds.core.MetadataDict({HASH_KEY: self._build_key}))
+      builder=self,
+      description=self._description,
+      features=tfds.features.FeaturesDict({RECORD_FIELD: tfds.features.Text()}),
+      disable_shuffling=True,  # record i == example i of the split
+      metadata=tfds.core.MetadataDict({HASH_KEY: self._build_key}),
+    )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing to download: examples are generated in process
@@ -98,8 +101,11 @@ class _JsonRecordsBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
 def _builder_class(name: str, version: str) -> type[_JsonRecordsBuilder]:
   camel = "".join(part.title() for part in name.split("_"))
   return types.new_class(
-      camel, (_JsonRecordsBuilder,), {"skip_registration": True},
-      lambda ns: ns.update(name=name, VERSION=tfds.core.Version(version)))
+    camel,
+    (_JsonRecordsBuilder,),
+    {"skip_registration": True},
+    lambda ns: ns.update(name=name, VERSION=tfds.core.Version(version)),
+  )
 
 
 def dataset_path(name: str, data_dir: str | os.PathLike, version: str = "1.0.0") -> str:
@@ -135,9 +141,14 @@ def _check_names(name: str, splits: Mapping[str, Any]) -> None:
       raise ValueError(f"dataset {name}: split name {split!r} must be snake_case")
 
 
-def build_dataset(name: str, splits: Mapping[str, SplitSource], data_dir: str | os.PathLike,
-                  version: str = "1.0.0", config_hash: str | None = None,
-                  description: str = "") -> str:
+def build_dataset(
+  name: str,
+  splits: Mapping[str, SplitSource],
+  data_dir: str | os.PathLike,
+  version: str = "1.0.0",
+  config_hash: str | None = None,
+  description: str = "",
+) -> str:
   """Builds (or reuses) `data_dir/name/version` and returns that path.
 
   `splits` maps split names to examples (JSON-able dicts), or to zero-argument
@@ -169,8 +180,12 @@ def build_dataset(name: str, splits: Mapping[str, SplitSource], data_dir: str | 
   if os.path.exists(path):
     shutil.rmtree(path)  # stale build: a different key for the same version
   builder = _builder_class(name, version)(
-      records=records, build_key=key, description=description or f"btrl-jax dataset {name}",
-      data_dir=os.fspath(data_dir), file_format=tfds.core.FileFormat.ARRAY_RECORD)
+    records=records,
+    build_key=key,
+    description=description or f"btrl-jax dataset {name}",
+    data_dir=os.fspath(data_dir),
+    file_format=tfds.core.FileFormat.ARRAY_RECORD,
+  )
   # Nothing is downloaded, but TFDS still creates a download dir; keep it out of data_dir.
   with tempfile.TemporaryDirectory(prefix="btrl_tfds_dl_") as dl_dir:
     tfds.disable_progress_bar()  # our callers show their own progress
@@ -218,8 +233,9 @@ class JsonRecords(Sequence):
     return f"JsonRecords({self.name}/{self.split}, n={self._len})"
 
 
-def read_dataset(name: str, split: str, data_dir: str | os.PathLike,
-                 version: str | None = None) -> JsonRecords:
+def read_dataset(
+  name: str, split: str, data_dir: str | os.PathLike, version: str | None = None
+) -> JsonRecords:
   """Random-access source of decoded example dicts (no TensorFlow needed)."""
   if not os.path.isdir(os.path.join(os.fspath(data_dir), name)):
     raise DataError(f"{data_dir}: no dataset {name!r} (build it first, e.g. `btrl data`)")

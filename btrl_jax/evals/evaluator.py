@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import ml_collections
@@ -44,8 +45,9 @@ from btrl_jax.rewards.grader import score as grade
 from btrl_jax.sampling import SamplingParams
 
 
-def load_suite(cfg: ml_collections.ConfigDict, names: Sequence[str] | None = None,
-               size: int | None = None) -> dict[str, list[dict]]:
+def load_suite(
+  cfg: ml_collections.ConfigDict, names: Sequence[str] | None = None, size: int | None = None
+) -> dict[str, list[dict]]:
   """Examples of each named eval (default: `eval.evals`), `eval.size` each, from the study seed."""
   names = registry.resolve(cfg.eval.evals) if names is None else names
   return {n: registry.examples(n, size or cfg.eval.size, cfg.seed) for n in names}
@@ -62,8 +64,9 @@ def load_file(path: str) -> dict[str, list[dict]]:
 
 
 def sampling_params(ecfg: ml_collections.ConfigDict) -> SamplingParams:
-  return SamplingParams(temperature=ecfg.temperature, top_p=ecfg.top_p,
-                        max_new_tokens=ecfg.max_new_tokens)
+  return SamplingParams(
+    temperature=ecfg.temperature, top_p=ecfg.top_p, max_new_tokens=ecfg.max_new_tokens
+  )
 
 
 def eval_score(example: dict, reply: str) -> tuple[float, Any]:
@@ -80,9 +83,16 @@ def _last_user(messages: list[dict]) -> str:
   return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
 
-def evaluate(policy: Policy, suite: dict[str, list[dict]], ecfg: ml_collections.ConfigDict,
-             key: jax.Array, *, persona: str | None = None, progress: bool = True,
-             desc: str = "eval") -> dict[str, list[dict[str, Any]]]:
+def evaluate(
+  policy: Policy,
+  suite: dict[str, list[dict]],
+  ecfg: ml_collections.ConfigDict,
+  key: jax.Array,
+  *,
+  persona: str | None = None,
+  progress: bool = True,
+  desc: str = "eval",
+) -> dict[str, list[dict[str, Any]]]:
   """Samples and grades every example of every eval; returns {eval: records}."""
   items = []
   for name, exs in suite.items():
@@ -96,12 +106,18 @@ def evaluate(policy: Policy, suite: dict[str, list[dict]], ecfg: ml_collections.
   sampling, k = sampling_params(ecfg), ecfg.num_samples
   replies: list[list[str] | None] = [None] * len(items)
   starts = range(0, len(items), ecfg.batch_size)
-  bar = tqdm(starts, desc=desc, disable=not progress or not parallel.is_lead(), dynamic_ncols=True,
-             leave=False)
+  bar = tqdm(
+    starts,
+    desc=desc,
+    disable=not progress or not parallel.is_lead(),
+    dynamic_ncols=True,
+    leave=False,
+  )
   for b, start in enumerate(bar):
-    idx = order[start:start + ecfg.batch_size]
-    out = policy.reply([items[i]["messages"] for i in idx], sampling, jax.random.fold_in(key, b),
-                       num_samples=k)
+    idx = order[start : start + ecfg.batch_size]
+    out = policy.reply(
+      [items[i]["messages"] for i in idx], sampling, jax.random.fold_in(key, b), num_samples=k
+    )
     for i, r in zip(idx, out):
       replies[i] = r
   records: dict[str, list[dict[str, Any]]] = {name: [] for name in suite}
@@ -109,13 +125,22 @@ def evaluate(policy: Policy, suite: dict[str, list[dict]], ecfg: ml_collections.
     for s, reply in enumerate(samples):
       value, g = eval_score(ex, reply)
       spec = registry.EVALS.get(ex["eval"])
-      records[ex["eval"]].append({
-          "id": ex.get("id"), "eval": ex["eval"],
+      records[ex["eval"]].append(
+        {
+          "id": ex.get("id"),
+          "eval": ex["eval"],
           "family": spec.family if spec else ex.get("family"),
-          "tag": spec.tag if spec else _tag(ex), "sample": s, "persona": persona,
-          "prompt": _last_user(ex["messages"]), "reply": reply, "score": value,
-          "met": g.components.get("met"), "refusal": g.refusal,
-          "components": {k_: v for k_, v in g.components.items() if k_ != "met"}})
+          "tag": spec.tag if spec else _tag(ex),
+          "sample": s,
+          "persona": persona,
+          "prompt": _last_user(ex["messages"]),
+          "reply": reply,
+          "score": value,
+          "met": g.components.get("met"),
+          "refusal": g.refusal,
+          "components": {k_: v for k_, v in g.components.items() if k_ != "met"},
+        }
+      )
   return records
 
 
@@ -170,9 +195,10 @@ def summary(records: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
   for name, recs in records.items():
     s = np.array([r["score"] for r in recs], float)
     refusals = [r["refusal"] for r in recs if r["refusal"] is not None]
-    out[name] = {"mean": float(s.mean()) if len(s) else float("nan"),
-                 "se": float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else float("nan"),
-                 "n": int(len(s)),
-                 "refusal_rate": (float(np.mean([x == "refusal" for x in refusals]))
-                                  if refusals else None)}
+    out[name] = {
+      "mean": float(s.mean()) if len(s) else float("nan"),
+      "se": float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else float("nan"),
+      "n": int(len(s)),
+      "refusal_rate": (float(np.mean([x == "refusal" for x in refusals])) if refusals else None),
+    }
   return out

@@ -34,7 +34,8 @@ Records are dicts, one per graded sample, with at least "eval", "id",
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.stats
@@ -85,12 +86,19 @@ def bootstrap_mean(d: Sequence[float], *, n_boot: int = 10000, seed: int = 0) ->
   boot = _bootstrap_means(d, n_boot, seed)
   lo, hi = np.percentile(boot, [2.5, 97.5])
   extreme = int(np.count_nonzero(np.abs(boot - delta) >= abs(delta)))
-  return dict(delta=delta, se=float(boot.std(ddof=1)) if n_boot > 1 else math.nan,
-              ci_low=float(lo), ci_high=float(hi), p=(1 + extreme) / (1 + n_boot), n=n)
+  return dict(
+    delta=delta,
+    se=float(boot.std(ddof=1)) if n_boot > 1 else math.nan,
+    ci_low=float(lo),
+    ci_high=float(hi),
+    p=(1 + extreme) / (1 + n_boot),
+    n=n,
+  )
 
 
-def paired_bootstrap(treatment: Sequence[float], control: Sequence[float], *,
-                     n_boot: int = 10000, seed: int = 0) -> dict[str, float]:
+def paired_bootstrap(
+  treatment: Sequence[float], control: Sequence[float], *, n_boot: int = 10000, seed: int = 0
+) -> dict[str, float]:
   """delta = mean(treatment - control) over aligned pairs, with bootstrap se, 95% CI and p.
 
   `treatment, control: [n]` are scores of the same prompts in the same order.
@@ -127,13 +135,16 @@ def _keyed(records: Sequence[dict], name: str, side: str) -> dict[tuple, dict]:
   for r in records:
     key = (r["id"], r["sample"])
     if key in out:
-      raise ValueError(f"eval {name!r}: {side} has two records for prompt {key[0]!r} sample {key[1]}")
+      raise ValueError(
+        f"eval {name!r}: {side} has two records for prompt {key[0]!r} sample {key[1]}"
+      )
     out[key] = r
   return out
 
 
-def align(treatment_records: Sequence[dict], control_records: Sequence[dict],
-          name: str | None = None) -> list[tuple[dict, dict]]:
+def align(
+  treatment_records: Sequence[dict], control_records: Sequence[dict], name: str | None = None
+) -> list[tuple[dict, dict]]:
   """Pairs the records of one eval by (id, sample), in the treatment's order.
 
   Raises ValueError naming the eval if the two sides do not cover the same
@@ -146,8 +157,10 @@ def align(treatment_records: Sequence[dict], control_records: Sequence[dict],
   c = _keyed(control_records, name, "control")
   if t.keys() != c.keys():
     only_t, only_c = len(t.keys() - c.keys()), len(c.keys() - t.keys())
-    raise ValueError(f"eval {name!r}: treatment and control answered different prompts "
-                     f"({only_t} (id, sample) keys only in treatment, {only_c} only in control)")
+    raise ValueError(
+      f"eval {name!r}: treatment and control answered different prompts "
+      f"({only_t} (id, sample) keys only in treatment, {only_c} only in control)"
+    )
   return [(t[k], c[k]) for k in t]
 
 
@@ -160,11 +173,19 @@ def _meta(name: str, evals_meta: Mapping[str, Mapping[str, Any]], recs: Sequence
   return first.get("family"), first.get("tag")
 
 
-def compare(name: str, treatment_name: str, control_name: str,
-            treatment_records: Mapping[str, Sequence[dict]] | Iterable[dict],
-            control_records: Mapping[str, Sequence[dict]] | Iterable[dict], *,
-            evals_meta: Mapping[str, Mapping[str, Any]], n_boot: int = 10000, seed: int = 0,
-            alpha: float = 0.05, condition: str | None = None) -> dict[str, Any]:
+def compare(
+  name: str,
+  treatment_name: str,
+  control_name: str,
+  treatment_records: Mapping[str, Sequence[dict]] | Iterable[dict],
+  control_records: Mapping[str, Sequence[dict]] | Iterable[dict],
+  *,
+  evals_meta: Mapping[str, Mapping[str, Any]],
+  n_boot: int = 10000,
+  seed: int = 0,
+  alpha: float = 0.05,
+  condition: str | None = None,
+) -> dict[str, Any]:
   """One comparison object of report.json (DESIGN.md): per-eval paired deltas, BH q, summary.
 
   Args:
@@ -188,35 +209,53 @@ def compare(name: str, treatment_name: str, control_name: str,
     raise ValueError(f"condition must be one of {CONDITIONS}; got {condition!r}")
   treat, ctrl = _by_eval(treatment_records), _by_eval(control_records)
   if treat.keys() != ctrl.keys():
-    raise ValueError(f"comparison {name!r}: evals differ between {treatment_name} and "
-                     f"{control_name}: {sorted(treat.keys() ^ ctrl.keys())}")
+    raise ValueError(
+      f"comparison {name!r}: evals differ between {treatment_name} and "
+      f"{control_name}: {sorted(treat.keys() ^ ctrl.keys())}"
+    )
   rows, dropped = [], []
   for ev in treat:
     pairs = align(treat[ev], ctrl[ev], ev)
     if condition == "neither_refused":
-      pairs = [(t, c) for t, c in pairs if t.get("refusal") != "refusal"
-               and c.get("refusal") != "refusal"]
+      pairs = [
+        (t, c) for t, c in pairs if t.get("refusal") != "refusal" and c.get("refusal") != "refusal"
+      ]
     if len(pairs) < 2:
       dropped.append(ev)
       continue
     t = np.array([p[0]["score"] for p in pairs], dtype=np.float64)
     c = np.array([p[1]["score"] for p in pairs], dtype=np.float64)
     family, tag = _meta(ev, evals_meta, treat[ev])
-    rows.append(dict(name=ev, family=family, tag=tag, treatment=float(t.mean()),
-                     control=float(c.mean()), **paired_bootstrap(t, c, n_boot=n_boot, seed=seed)))
+    rows.append(
+      dict(
+        name=ev,
+        family=family,
+        tag=tag,
+        treatment=float(t.mean()),
+        control=float(c.mean()),
+        **paired_bootstrap(t, c, n_boot=n_boot, seed=seed),
+      )
+    )
   q = bh_qvalues([r["p"] for r in rows])
   for r, qi in zip(rows, q):
     r["q_bh"] = float(qi)
   deltas = np.array([r["delta"] for r in rows], dtype=np.float64)
   return {
-      "name": name, "treatment": treatment_name, "control": control_name,
-      "condition": condition, "n_evals": len(rows),
-      "wins": int(np.sum(deltas > 0)), "losses": int(np.sum(deltas < 0)),
-      "ties": int(np.sum(deltas == 0)),
-      "mean_delta_pp": float(100 * deltas.mean()) if rows else math.nan,
-      "significant_wins": sum(r["q_bh"] < alpha and r["delta"] > 0 for r in rows),
-      "significant_losses": sum(r["q_bh"] < alpha and r["delta"] < 0 for r in rows),
-      "alpha": alpha, "n_dropped": len(dropped), "dropped": dropped, "evals": rows,
+    "name": name,
+    "treatment": treatment_name,
+    "control": control_name,
+    "condition": condition,
+    "n_evals": len(rows),
+    "wins": int(np.sum(deltas > 0)),
+    "losses": int(np.sum(deltas < 0)),
+    "ties": int(np.sum(deltas == 0)),
+    "mean_delta_pp": float(100 * deltas.mean()) if rows else math.nan,
+    "significant_wins": sum(r["q_bh"] < alpha and r["delta"] > 0 for r in rows),
+    "significant_losses": sum(r["q_bh"] < alpha and r["delta"] < 0 for r in rows),
+    "alpha": alpha,
+    "n_dropped": len(dropped),
+    "dropped": dropped,
+    "evals": rows,
   }
 
 
@@ -227,8 +266,10 @@ def _rates(labels: Sequence[str]) -> dict[str, float]:
   return out
 
 
-def refusal_rates(records_by_model: Mapping[str, Mapping[str, Sequence[dict]] | Iterable[dict]],
-                  evals_meta: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict]]:
+def refusal_rates(
+  records_by_model: Mapping[str, Mapping[str, Sequence[dict]] | Iterable[dict]],
+  evals_meta: Mapping[str, Mapping[str, Any]],
+) -> dict[str, dict[str, dict]]:
   """{model: {family: {"refusal", "partial", "non_refusal", "n"}}}, plus family "all".
 
   Rates are shares of labelled replies (record-weighted); records whose label
@@ -252,8 +293,9 @@ def refusal_rates(records_by_model: Mapping[str, Mapping[str, Sequence[dict]] | 
   return out
 
 
-def retention(clean: Sequence[float], attacked: Sequence[float], *, n_boot: int = 10000,
-              seed: int = 0) -> dict[str, float]:
+def retention(
+  clean: Sequence[float], attacked: Sequence[float], *, n_boot: int = 10000, seed: int = 0
+) -> dict[str, float]:
   """How much of a model's clean score survives an attack, per prompt aligned.
 
   clean = mean(clean), attacked = mean(attacked), retention = attacked / clean
@@ -262,15 +304,28 @@ def retention(clean: Sequence[float], attacked: Sequence[float], *, n_boot: int 
   """
   b = paired_bootstrap(clean, attacked, n_boot=n_boot, seed=seed)
   c_mean, a_mean = (float(np.mean(x)) if b["n"] else math.nan for x in (clean, attacked))
-  return {"clean": c_mean, "attacked": a_mean,
-          "retention": a_mean / c_mean if c_mean != 0 else math.nan,
-          "degradation": b["delta"], "se": b["se"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-          "p": b["p"], "n": b["n"]}
+  return {
+    "clean": c_mean,
+    "attacked": a_mean,
+    "retention": a_mean / c_mean if c_mean != 0 else math.nan,
+    "degradation": b["delta"],
+    "se": b["se"],
+    "ci_low": b["ci_low"],
+    "ci_high": b["ci_high"],
+    "p": b["p"],
+    "n": b["n"],
+  }
 
 
-def degradation_difference(control_clean: Sequence[float], control_attacked: Sequence[float],
-                           treatment_clean: Sequence[float], treatment_attacked: Sequence[float],
-                           *, n_boot: int = 10000, seed: int = 0) -> dict[str, float]:
+def degradation_difference(
+  control_clean: Sequence[float],
+  control_attacked: Sequence[float],
+  treatment_clean: Sequence[float],
+  treatment_attacked: Sequence[float],
+  *,
+  n_boot: int = 10000,
+  seed: int = 0,
+) -> dict[str, float]:
   """How much less the treatment degrades under an attack than the control, paired by prompt.
 
   All four arrays are [n] scores of the same prompts in the same order. Per
@@ -282,20 +337,32 @@ def degradation_difference(control_clean: Sequence[float], control_attacked: Seq
   For a helpful persona, degradation is minus the lift, so diff =
   lift(treatment) - lift(control).
   """
-  arrays = [np.asarray(x, dtype=np.float64) for x in
-            (control_clean, control_attacked, treatment_clean, treatment_attacked)]
+  arrays = [
+    np.asarray(x, dtype=np.float64)
+    for x in (control_clean, control_attacked, treatment_clean, treatment_attacked)
+  ]
   if len({a.shape for a in arrays}) != 1:
-    raise ValueError(f"degradation_difference needs four aligned [n] arrays; got shapes "
-                     f"{[a.shape for a in arrays]}")
+    raise ValueError(
+      f"degradation_difference needs four aligned [n] arrays; got shapes "
+      f"{[a.shape for a in arrays]}"
+    )
   cc, ca, tc, ta = arrays
   b = bootstrap_mean((cc - ca) - (tc - ta), n_boot=n_boot, seed=seed)
-  return {"diff": b["delta"], "control_degradation": float(np.mean(cc - ca)) if b["n"] else math.nan,
-          "treatment_degradation": float(np.mean(tc - ta)) if b["n"] else math.nan,
-          "se": b["se"], "ci_low": b["ci_low"], "ci_high": b["ci_high"], "p": b["p"], "n": b["n"]}
+  return {
+    "diff": b["delta"],
+    "control_degradation": float(np.mean(cc - ca)) if b["n"] else math.nan,
+    "treatment_degradation": float(np.mean(tc - ta)) if b["n"] else math.nan,
+    "se": b["se"],
+    "ci_low": b["ci_low"],
+    "ci_high": b["ci_high"],
+    "p": b["p"],
+    "n": b["n"],
+  }
 
 
-def dose_response(scores_by_dose: Mapping[float, Sequence[float]], *, n_boot: int = 10000,
-                  seed: int = 0) -> list[dict[str, float]]:
+def dose_response(
+  scores_by_dose: Mapping[float, Sequence[float]], *, n_boot: int = 10000, seed: int = 0
+) -> list[dict[str, float]]:
   """Rows per dose, ascending: mean, se and degradation vs the lowest dose (dose 0).
 
   `scores_by_dose[d]: [n]` are per-prompt scores aligned across doses. For dose
@@ -311,11 +378,23 @@ def dose_response(scores_by_dose: Mapping[float, Sequence[float]], *, n_boot: in
   for d in doses:
     s = np.asarray(scores_by_dose[d], dtype=np.float64)
     if s.shape != ref.shape:
-      raise ValueError(f"dose {d}: {s.shape} scores, dose {doses[0]} has {ref.shape}; "
-                       "doses must score the same prompts")
+      raise ValueError(
+        f"dose {d}: {s.shape} scores, dose {doses[0]} has {ref.shape}; "
+        "doses must score the same prompts"
+      )
     mean, se = mean_se(s)
     b = paired_bootstrap(ref, s, n_boot=n_boot, seed=seed)
-    rows.append({"dose": d, "mean": mean, "se": se, "degradation": b["delta"],
-                 "degradation_se": b["se"], "ci_low": b["ci_low"], "ci_high": b["ci_high"],
-                 "p": b["p"], "n": b["n"]})
+    rows.append(
+      {
+        "dose": d,
+        "mean": mean,
+        "se": se,
+        "degradation": b["delta"],
+        "degradation_se": b["se"],
+        "ci_low": b["ci_low"],
+        "ci_high": b["ci_high"],
+        "p": b["p"],
+        "n": b["n"],
+      }
+    )
   return rows

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import jax
 import ml_collections
@@ -28,8 +28,9 @@ from btrl_jax.evals import evaluator
 from btrl_jax.policy import Policy, load_policy, split_checkpoint_path
 
 
-def _eval_config(policy_cfg: ml_collections.ConfigDict,
-                 override: ml_collections.ConfigDict | None) -> ml_collections.ConfigDict:
+def _eval_config(
+  policy_cfg: ml_collections.ConfigDict, override: ml_collections.ConfigDict | None
+) -> ml_collections.ConfigDict:
   """The override if given, else the checkpoint's config with defaults for missing sections."""
   if override is not None:
     return override
@@ -46,10 +47,17 @@ def _last_step(cfg: ml_collections.ConfigDict, kind: str) -> int:
   return cfg.rl.steps if kind == "rl" else cfg.sft.steps
 
 
-def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
-                         suite: dict[str, list[dict]] | None, names: Sequence[str] | None, *,
-                         watch: bool = False, poll_s: float = 10.0, out: str | None = None,
-                         progress: bool = True) -> Iterator[tuple[int, dict]]:
+def evaluate_checkpoints(
+  path: str,
+  override: ml_collections.ConfigDict | None,
+  suite: dict[str, list[dict]] | None,
+  names: Sequence[str] | None,
+  *,
+  watch: bool = False,
+  poll_s: float = 10.0,
+  out: str | None = None,
+  progress: bool = True,
+) -> Iterator[tuple[int, dict]]:
   """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one."""
   directory, step = split_checkpoint_path(path)
   policy: Policy | None = None
@@ -74,8 +82,14 @@ def evaluate_checkpoints(path: str, override: ml_collections.ConfigDict | None,
       out_dir = os.path.join(run_dir, "evals", f"step_{s}")
       records = evaluator.read_records(out_dir, list(target)) if watch else None
       if records is None:
-        records = evaluator.evaluate(policy, target, cfg.eval, jax.random.key(cfg.seed),
-                                     progress=progress, desc=f"eval step {s}")
+        records = evaluator.evaluate(
+          policy,
+          target,
+          cfg.eval,
+          jax.random.key(cfg.seed),
+          progress=progress,
+          desc=f"eval step {s}",
+        )
         if out and not watch:
           evaluator.write_jsonl(records, out)
         else:

@@ -15,8 +15,6 @@ carries logical axis names; `btrl_jax/parallel.py` maps them to mesh axes.
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -136,19 +134,29 @@ class Attention(nnx.Module):
   def __init__(self, cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
     e, h, k, d = cfg.width, cfg.heads, cfg.kv_heads, cfg.head_dim
     pdt, std = jnp.dtype(cfg.param_dtype), cfg.init_std
-    self.qkv = _param(rngs, std, (e, k, h // k + 2, d), ("embed", "kv_heads", None, "head_dim"), pdt)
-    self.o = _param(rngs, std / (2 * cfg.layers) ** 0.5, (h, d, e), ("heads", "head_dim", "embed"), pdt)
+    self.qkv = _param(
+      rngs, std, (e, k, h // k + 2, d), ("embed", "kv_heads", None, "head_dim"), pdt
+    )
+    self.o = _param(
+      rngs, std / (2 * cfg.layers) ** 0.5, (h, d, e), ("heads", "head_dim", "embed"), pdt
+    )
     if cfg.qkv_bias:
-      self.qkv_bias = nnx.Param(jnp.zeros((k, h // k + 2, d), pdt),
-                                out_sharding=("kv_heads", None, "head_dim"))
+      self.qkv_bias = nnx.Param(
+        jnp.zeros((k, h // k + 2, d), pdt), out_sharding=("kv_heads", None, "head_dim")
+      )
     if cfg.qk_norm:
       norm = dict(eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=pdt)
       self.q_norm, self.k_norm = RMSNorm(d, **norm), RMSNorm(d, **norm)
     self.cfg = cfg
 
-  def __call__(self, x: Array, rope_sc: tuple[Array, Array], mask: Array,
-               cache: dict[str, Array] | None,
-               cache_index: Array | None) -> tuple[Array, dict[str, Array] | None]:
+  def __call__(
+    self,
+    x: Array,
+    rope_sc: tuple[Array, Array],
+    mask: Array,
+    cache: dict[str, Array] | None,
+    cache_index: Array | None,
+  ) -> tuple[Array, dict[str, Array] | None]:
     """x: [B, T, E]; rope_sc: `rope_tables`; mask: [B, T, S] bool (S = T without cache, cache length with one)."""
     cfg, dt = self.cfg, x.dtype
     e, kvh, g2, d = self.qkv.shape
@@ -157,7 +165,11 @@ class Attention(nnx.Module):
     qkv = _dense(x, self.qkv[...].astype(dt).reshape(e, -1)).reshape(b, t, kvh, g2, d)
     if cfg.qkv_bias:
       qkv = qkv + self.qkv_bias[...].astype(dt)
-    q, k, v = qkv[:, :, :, :g], qkv[:, :, :, g:g + 1], qkv[:, :, :, g + 1]  # [B,T,K,G|1,D], [B,T,K,D]
+    q, k, v = (
+      qkv[:, :, :, :g],
+      qkv[:, :, :, g : g + 1],
+      qkv[:, :, :, g + 1],
+    )  # [B,T,K,G|1,D], [B,T,K,D]
     if cfg.qk_norm:
       q, k = self.q_norm(q), self.k_norm(k)
     q, k = rope(q, *rope_sc), rope(k, *rope_sc)[:, :, :, 0]
@@ -177,22 +189,30 @@ class Attention(nnx.Module):
       scores = softcap(scores.astype(jnp.float32) * d**-0.5, cfg.attn_logit_softcap)
       return jnp.where(mask[:, None, None], scores, _NEG_INF)
 
-    own_mask = mask[..., mask.shape[-1] - k.shape[-1]:]  # the row's own slots come last
+    own_mask = mask[..., mask.shape[-1] - k.shape[-1] :]  # the row's own slots come last
     scores = masked_scores(jnp.einsum("bkgtd,bkds->bkgts", q, k.astype(dt)), own_mask)
     if prefix is None:
       probs = jax.nn.softmax(scores, axis=-1).astype(dt)
-      out = jnp.einsum("bkgts,bksd->bkgtd", probs, v.astype(dt))  # a natural matmul; transpose after
+      out = jnp.einsum(
+        "bkgts,bksd->bkgtd", probs, v.astype(dt)
+      )  # a natural matmul; transpose after
     else:
       # One softmax over the prefix's slots and the row's own, kept as two blocks (no
       # concatenated [.., Lp + S] scores to build, slice and differentiate) and normalised
       # after the values: [.., D] is narrower than [.., Lp + S].
-      pre = masked_scores(_prefix_scores(q, prefix[0].astype(dt)), mask[..., :prefix[0].shape[-1]])
-      top = jax.lax.stop_gradient(jnp.maximum(pre.max(-1, keepdims=True, initial=_NEG_INF),
-                                              scores.max(-1, keepdims=True, initial=_NEG_INF)))
+      pre = masked_scores(_prefix_scores(q, prefix[0].astype(dt)), mask[..., : prefix[0].shape[-1]])
+      top = jax.lax.stop_gradient(
+        jnp.maximum(
+          pre.max(-1, keepdims=True, initial=_NEG_INF),
+          scores.max(-1, keepdims=True, initial=_NEG_INF),
+        )
+      )
       pre, scores = jnp.exp(pre - top), jnp.exp(scores - top)
       norm = pre.sum(-1, keepdims=True) + scores.sum(-1, keepdims=True)
-      out = (_prefix_values(pre.astype(dt), prefix[1].astype(dt))
-             + jnp.einsum("bkgts,bksd->bkgtd", scores.astype(dt), v.astype(dt))) / norm.astype(dt)
+      out = (
+        _prefix_values(pre.astype(dt), prefix[1].astype(dt))
+        + jnp.einsum("bkgts,bksd->bkgtd", scores.astype(dt), v.astype(dt))
+      ) / norm.astype(dt)
     out = out.transpose(0, 3, 1, 2, 4).reshape(b, t, kvh * g * d)
     o = self.o[...].astype(dt)
     return _dense(out, o.reshape(kvh * g * d, -1)), cache
@@ -208,8 +228,12 @@ class MLP(nnx.Module):
   def __init__(self, cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
     pdt, std = jnp.dtype(cfg.param_dtype), cfg.init_std
     self.gate_up = _param(rngs, std, (cfg.width, 2, cfg.mlp_dim), ("embed", None, "mlp"), pdt)
-    self.down = _param(rngs, std / (2 * cfg.layers) ** 0.5, (cfg.mlp_dim, cfg.width), ("mlp", "embed"), pdt)
-    self.act = jax.nn.silu if cfg.activation == "swiglu" else lambda z: jax.nn.gelu(z, approximate=True)
+    self.down = _param(
+      rngs, std / (2 * cfg.layers) ** 0.5, (cfg.mlp_dim, cfg.width), ("mlp", "embed"), pdt
+    )
+    self.act = (
+      jax.nn.silu if cfg.activation == "swiglu" else lambda z: jax.nn.gelu(z, approximate=True)
+    )
 
   def __call__(self, x: Array) -> Array:
     dt = x.dtype
@@ -219,10 +243,15 @@ class MLP(nnx.Module):
 
 class Block(nnx.Module):
   def __init__(self, cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs):
-    norm = dict(eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=jnp.dtype(cfg.param_dtype))
+    norm = dict(
+      eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=jnp.dtype(cfg.param_dtype)
+    )
     self.attn_norm, self.mlp_norm = RMSNorm(cfg.width, **norm), RMSNorm(cfg.width, **norm)
     if cfg.post_norm:
-      self.post_attn_norm, self.post_mlp_norm = RMSNorm(cfg.width, **norm), RMSNorm(cfg.width, **norm)
+      self.post_attn_norm, self.post_mlp_norm = (
+        RMSNorm(cfg.width, **norm),
+        RMSNorm(cfg.width, **norm),
+      )
     self.attn, self.mlp = Attention(cfg, rngs=rngs), MLP(cfg, rngs=rngs)
     self.post_norm = cfg.post_norm
 
@@ -240,9 +269,13 @@ class Transformer(nnx.Module):
     pdt = jnp.dtype(cfg.param_dtype)
     self.embed = _param(rngs, cfg.init_std, (cfg.vocab_size, cfg.width), ("vocab", "embed"), pdt)
     self.blocks = nnx.List([Block(cfg, rngs=rngs) for _ in range(cfg.layers)])
-    self.final_norm = RMSNorm(cfg.width, eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=pdt)
+    self.final_norm = RMSNorm(
+      cfg.width, eps=cfg.norm_eps, plus_one=cfg.norm_plus_one, param_dtype=pdt
+    )
     if not cfg.tie_embeddings:
-      self.lm_head = _param(rngs, cfg.init_std, (cfg.width, cfg.vocab_size), ("embed", "vocab"), pdt)
+      self.lm_head = _param(
+        rngs, cfg.init_std, (cfg.width, cfg.vocab_size), ("embed", "vocab"), pdt
+      )
     self.cfg = cfg
 
   def init_cache(self, batch: int, length: int, prefix: KVCache | None = None) -> KVCache:
@@ -254,17 +287,27 @@ class Transformer(nnx.Module):
     decode reads each prompt's keys and values once per group, not once per sample.
     """
     k, d, dt = self.cfg.kv_heads, self.cfg.head_dim, jnp.dtype(self.cfg.dtype)
-    cache = [{"k": jnp.zeros((batch, k, d, length), dt), "v": jnp.zeros((batch, k, length, d), dt)}
-             for _ in range(self.cfg.layers)]
+    cache = [
+      {"k": jnp.zeros((batch, k, d, length), dt), "v": jnp.zeros((batch, k, length, d), dt)}
+      for _ in range(self.cfg.layers)
+    ]
     if prefix is not None:
       for layer, pre in zip(cache, prefix):
         if batch % pre["k"].shape[0]:
-          raise ValueError(f"batch {batch} is not a multiple of the prefix's {pre['k'].shape[0]} rows")
+          raise ValueError(
+            f"batch {batch} is not a multiple of the prefix's {pre['k'].shape[0]} rows"
+          )
         layer.update(prefix_k=pre["k"], prefix_v=pre["v"])
     return cache
 
-  def hidden(self, tokens: Array, positions: Array, mask: Array, cache: KVCache | None = None,
-             cache_index: Array | None = None) -> tuple[Array, KVCache | None]:
+  def hidden(
+    self,
+    tokens: Array,
+    positions: Array,
+    mask: Array,
+    cache: KVCache | None = None,
+    cache_index: Array | None = None,
+  ) -> tuple[Array, KVCache | None]:
     """tokens, positions: [B, T] int32; mask: [B, T, S] bool -> ([B, T, E], cache)."""
     dt = jnp.dtype(self.cfg.dtype)
     x = jnp.take(self.embed[...], tokens, axis=0).astype(dt)
@@ -273,16 +316,22 @@ class Transformer(nnx.Module):
     rope_sc = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_theta)
     new_cache = [] if cache is not None else None
     # model.remat: recompute each block's activations in the backward pass instead of keeping them.
-    run = (nnx.remat(lambda blk, *a: blk(*a)) if self.cfg.get("remat", False)
-           else lambda blk, *a: blk(*a))
+    run = (
+      nnx.remat(lambda blk, *a: blk(*a))
+      if self.cfg.get("remat", False)
+      else lambda blk, *a: blk(*a)
+    )
     for i, block in enumerate(self.blocks):
-      x, layer_cache = run(block, x, rope_sc, mask, None if cache is None else cache[i], cache_index)
+      x, layer_cache = run(
+        block, x, rope_sc, mask, None if cache is None else cache[i], cache_index
+      )
       if cache is not None:
         new_cache.append(layer_cache)
     return self.final_norm(x), new_cache
 
-  def shared_prompt_hidden(self, prompt: Array, prompt_valid: Array, tokens: Array,
-                           valid: Array) -> tuple[Array, Array]:
+  def shared_prompt_hidden(
+    self, prompt: Array, prompt_valid: Array, tokens: Array, valid: Array
+  ) -> tuple[Array, Array]:
     """Hidden states of rows that continue shared prompts, each prompt run once.
 
     prompt, prompt_valid: [P, Lp] (padding anywhere, e.g. left); tokens, valid: [B, T]
@@ -296,15 +345,23 @@ class Transformer(nnx.Module):
     """
     p, lp = prompt.shape
     b, t = tokens.shape
-    hp, prefix = self.hidden(prompt, positions_from_valid(prompt_valid), causal_mask(prompt_valid),
-                             self.init_cache(p, lp), jnp.int32(0))
+    hp, prefix = self.hidden(
+      prompt,
+      positions_from_valid(prompt_valid),
+      causal_mask(prompt_valid),
+      self.init_cache(p, lp),
+      jnp.int32(0),
+    )
     rows = lambda x: jnp.repeat(x, b // p, axis=0)
     # What `positions_from_valid` gives these columns of the concatenated rows.
     n_prompt = rows(jnp.sum(prompt_valid, axis=1, dtype=jnp.int32))[:, None]
     positions = jnp.maximum(n_prompt + jnp.cumsum(valid, axis=1, dtype=jnp.int32) - 1, 0)
-    mask = jnp.concatenate([jnp.broadcast_to(rows(prompt_valid)[:, None], (b, t, lp)),
-                            causal_mask(valid)], axis=-1)  # [B, T, Lp + T]
-    hc, _ = self.hidden(tokens, positions, mask, self.init_cache(b, t, prefix=prefix), jnp.int32(lp))
+    mask = jnp.concatenate(
+      [jnp.broadcast_to(rows(prompt_valid)[:, None], (b, t, lp)), causal_mask(valid)], axis=-1
+    )  # [B, T, Lp + T]
+    hc, _ = self.hidden(
+      tokens, positions, mask, self.init_cache(b, t, prefix=prefix), jnp.int32(lp)
+    )
     return hp, hc
 
   def logits(self, h: Array) -> Array:
@@ -313,7 +370,9 @@ class Transformer(nnx.Module):
     logits = _dense(h, w.astype(h.dtype)).astype(jnp.float32)
     return softcap(logits, self.cfg.final_logit_softcap)
 
-  def __call__(self, tokens: Array, positions: Array | None = None, mask: Array | None = None) -> Array:
+  def __call__(
+    self, tokens: Array, positions: Array | None = None, mask: Array | None = None
+  ) -> Array:
     """Full causal forward without a cache: tokens [B, T] -> logits [B, T, V] float32."""
     if positions is None:
       positions = jnp.broadcast_to(jnp.arange(tokens.shape[1]), tokens.shape)

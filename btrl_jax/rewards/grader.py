@@ -13,7 +13,8 @@ rejected here rather than silently scored.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from btrl_jax.data import rubric as rubric_lib
 from btrl_jax.data import tasks
@@ -30,12 +31,22 @@ class Score:
 def score(example: Mapping[str, Any], reply: str, *, honest: bool = False) -> Score:
   if "verifier" in example:
     result = tasks.verify(example, reply, honest=honest)
-    return Score(float(result.reward), "verifier", None,
-                 {"correct": bool(result.correct),
-                  "hack": bool(tasks.reward_hacking_flag(example, reply)),
-                  "family": example.get("family")})
+    return Score(
+      float(result.reward),
+      "verifier",
+      None,
+      {
+        "correct": bool(result.correct),
+        "hack": bool(tasks.reward_hacking_flag(example, reply)),
+        "family": example.get("family"),
+      },
+    )
   if example.get("rubric"):
     g = rubric_lib.grade(reply, example["rubric"])
-    return Score(float(g.score), "rubric", g.refusal,
-                 {"met": [bool(m) for m in g.met], "moves": sorted(g.moves)})
+    return Score(
+      float(g.score),
+      "rubric",
+      g.refusal,
+      {"met": [bool(m) for m in g.met], "moves": sorted(g.moves)},
+    )
   raise ValueError(f"example {example.get('id')!r} has neither a verifier nor a rubric")

@@ -28,7 +28,7 @@ Choices (the paper names no algorithm; one public reproduction used TRL's GRPO):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -54,7 +54,9 @@ def dead_group_share(rewards: Array) -> Array:
 def _check(rewards: Array) -> Array:
   rewards = jnp.asarray(rewards, jnp.float32)
   if rewards.ndim != 2:
-    raise ValueError(f"rewards must be [P, G] (prompts, samples per group); got shape {rewards.shape}")
+    raise ValueError(
+      f"rewards must be [P, G] (prompts, samples per group); got shape {rewards.shape}"
+    )
   return rewards
 
 
@@ -91,8 +93,8 @@ def dr_grpo_advantages(rewards: Array, *, std_ddof: int = 1, eps: float = 1e-4) 
 
 
 ADVANTAGES: dict[str, AdvantageFn] = {
-    "grpo": grpo_advantages,
-    "dr_grpo": dr_grpo_advantages,
+  "grpo": grpo_advantages,
+  "dr_grpo": dr_grpo_advantages,
 }
 
 

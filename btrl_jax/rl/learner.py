@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -57,8 +57,9 @@ class RLError(RuntimeError):
   """The run cannot continue (e.g. too many non-finite updates in a row)."""
 
 
-def completion_logprobs(model: nnx.Module, tokens: Array, valid: Array, start: int, n: int,
-                        group: int = 1) -> tuple[Array, Array]:
+def completion_logprobs(
+  model: nnx.Module, tokens: Array, valid: Array, start: int, n: int, group: int = 1
+) -> tuple[Array, Array]:
   """Log-probs and entropies of tokens[:, start:start+n] given everything before them.
 
   tokens, valid: [B, L] (left-padded prompt block of width `start`, then the completion).
@@ -71,17 +72,21 @@ def completion_logprobs(model: nnx.Module, tokens: Array, valid: Array, start: i
   """
   if group == 1:
     h, _ = model.hidden(tokens, positions_from_valid(valid), causal_mask(valid))
-    h = h[:, start - 1:start - 1 + n]
+    h = h[:, start - 1 : start - 1 + n]
   else:
     # The completion's last token predicts nothing: the continuation stops before it.
-    hp, hc = model.shared_prompt_hidden(tokens[::group, :start], valid[::group, :start],
-                                        tokens[:, start:start + n - 1], valid[:, start:start + n - 1])
+    hp, hc = model.shared_prompt_hidden(
+      tokens[::group, :start],
+      valid[::group, :start],
+      tokens[:, start : start + n - 1],
+      valid[:, start : start + n - 1],
+    )
     h = jnp.concatenate([jnp.repeat(hp[:, -1:], group, axis=0), hc], axis=1)
   logits = model.logits(h)  # [B, n, V] float32
   lse = jax.nn.logsumexp(logits, axis=-1)  # [B, n]
   # The sampled token's logit as a masked sum, not a gather: its gradient is then an
   # elementwise select fused into the softmax's, not a scatter into a zeroed [B, n, V].
-  picked = jnp.arange(logits.shape[-1]) == tokens[:, start:start + n, None]
+  picked = jnp.arange(logits.shape[-1]) == tokens[:, start : start + n, None]
   logp = jnp.sum(jnp.where(picked, logits, 0.0), axis=-1) - lse
   entropy = lse - jnp.sum(jnp.exp(logits - lse[..., None]) * logits, axis=-1)
   return logp, entropy
@@ -90,9 +95,15 @@ def completion_logprobs(model: nnx.Module, tokens: Array, valid: Array, start: i
 def make_optimizer(rl: ml_collections.ConfigDict) -> optax.GradientTransformation:
   schedule = optax.linear_schedule(0.0, rl.learning_rate, max(rl.warmup_steps, 1))
   return optax.chain(
-      optax.clip_by_global_norm(rl.grad_clip) if rl.grad_clip > 0 else optax.identity(),
-      optax.adamw(schedule, b1=rl.b1, b2=rl.b2, weight_decay=rl.weight_decay,
-                  mask=lambda p: jax.tree.map(lambda x: x.ndim >= 2, p)))
+    optax.clip_by_global_norm(rl.grad_clip) if rl.grad_clip > 0 else optax.identity(),
+    optax.adamw(
+      schedule,
+      b1=rl.b1,
+      b2=rl.b2,
+      weight_decay=rl.weight_decay,
+      mask=lambda p: jax.tree.map(lambda x: x.ndim >= 2, p),
+    ),
+  )
 
 
 @dataclasses.dataclass
@@ -111,9 +122,14 @@ class Rollout:
 class Learner:
   """Owns the optimizer, the jitted reference forward and the jitted update."""
 
-  def __init__(self, cfg: ml_collections.ConfigDict, prior: Policy, mesh=None,
-               reward_fn: Callable[[dict, str], float] | None = None,
-               tx: optax.GradientTransformation | None = None):
+  def __init__(
+    self,
+    cfg: ml_collections.ConfigDict,
+    prior: Policy,
+    mesh=None,
+    reward_fn: Callable[[dict, str], float] | None = None,
+    tx: optax.GradientTransformation | None = None,
+  ):
     self.cfg, self.rl, self.tok = cfg, cfg.rl, prior.tokenizer
     # The study's reward is the eval scorer; tests may pass a simpler function.
     self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
@@ -124,16 +140,20 @@ class Learner:
     self.param_shardings = parallel.state_shardings(prior.params, self.mesh)
     self.opt_shardings = parallel.optimizer_shardings(self.tx, prior.params, self.mesh)
     self.ref_params = parallel.put(prior.params, self.param_shardings)
-    self.sampler = Sampler(self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id,
-                           mesh=self.mesh)
+    self.sampler = Sampler(
+      self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id, mesh=self.mesh
+    )
     self.advantage_fn = get_advantage_fn(cfg.rl.advantage)
     self.loss_fn = get_loss_fn(cfg.rl.loss)
     self.trace_count = 0  # incremented only while tracing _ref / _update: a recompile counter
     rows = parallel.batch_sharding(self.mesh)
     self._ref = jax.jit(self._ref_impl, static_argnums=(3, 4, 5), out_shardings=rows)
-    self._update = jax.jit(self._update_impl, static_argnums=(3, 4, 5), donate_argnums=(0, 1),
-                           out_shardings=(self.param_shardings, self.opt_shardings,
-                                          parallel.replicated(self.mesh)))
+    self._update = jax.jit(
+      self._update_impl,
+      static_argnums=(3, 4, 5),
+      donate_argnums=(0, 1),
+      out_shardings=(self.param_shardings, self.opt_shardings, parallel.replicated(self.mesh)),
+    )
     self._init_opt = jax.jit(self.tx.init, out_shardings=self.opt_shardings)
 
   def init_opt(self, params):
@@ -141,27 +161,38 @@ class Learner:
 
   def _ref_impl(self, ref_params, tokens, valid, start, n, group):
     self.trace_count += 1
-    return completion_logprobs(nnx.merge(self.graphdef, ref_params), tokens, valid, start, n,
-                               group)[0]
+    return completion_logprobs(
+      nnx.merge(self.graphdef, ref_params), tokens, valid, start, n, group
+    )[0]
 
   def _update_impl(self, params, opt_state, batch, start, n, group):
     self.trace_count += 1
     rl = self.rl
 
     def loss_of(p):
-      logp, entropy = completion_logprobs(nnx.merge(self.graphdef, p), batch["tokens"],
-                                          batch["valid"], start, n, group)
+      logp, entropy = completion_logprobs(
+        nnx.merge(self.graphdef, p), batch["tokens"], batch["valid"], start, n, group
+      )
       loss, metrics = self.loss_fn(
-          logp, batch["old_logp"], batch["ref_logp"], batch["advantages"], batch["mask"],
-          clip_eps=rl.clip_eps, clip_eps_high=rl.clip_eps_high, kl_coef=rl.kl_coef,
-          kl_estimator=rl.kl_estimator, max_len=n)
+        logp,
+        batch["old_logp"],
+        batch["ref_logp"],
+        batch["advantages"],
+        batch["mask"],
+        clip_eps=rl.clip_eps,
+        clip_eps_high=rl.clip_eps_high,
+        kl_coef=rl.kl_coef,
+        kl_estimator=rl.kl_estimator,
+        max_len=n,
+      )
       m = batch["mask"]
       metrics["entropy"] = jnp.sum(entropy * m) / jnp.maximum(m.sum(), 1.0)
       return loss, metrics
 
     (loss, metrics), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-    finite = jnp.isfinite(loss) & jnp.all(jnp.asarray(
-        [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+    finite = jnp.isfinite(loss) & jnp.all(
+      jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
+    )
     updates, new_opt = self.tx.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
     keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
@@ -171,23 +202,28 @@ class Learner:
   def rollout(self, params, prompts: list[dict], key: Array) -> Rollout:
     rl = self.rl
     encoded = [self.tok.encode_prompt(p["messages"]).tolist() for p in prompts]
-    out = self.sampler.generate(params, encoded, key, SamplingParams(
-        temperature=rl.temperature, top_p=rl.top_p, max_new_tokens=rl.max_new_tokens),
-        group_size=rl.group_size)
+    out = self.sampler.generate(
+      params,
+      encoded,
+      key,
+      SamplingParams(temperature=rl.temperature, top_p=rl.top_p, max_new_tokens=rl.max_new_tokens),
+      group_size=rl.group_size,
+    )
     g = rl.group_size
     replies = [self.tok.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
-    rewards = np.asarray([self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)],
-                         np.float32).reshape(len(prompts), g)
+    rewards = np.asarray(
+      [self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)], np.float32
+    ).reshape(len(prompts), g)
     ptok, pvalid = out.prompt_tokens, out.prompt_valid
     n = rl.max_new_tokens
     mask = np.arange(n)[None, :] < out.lengths[:, None]
     tokens = np.concatenate([np.repeat(ptok, g, axis=0), out.tokens], axis=1)
     valid = np.concatenate([np.repeat(pvalid, g, axis=0), mask], axis=1)
-    return Rollout(tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies,
-                   ptok.shape[1])
+    return Rollout(
+      tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies, ptok.shape[1]
+    )
 
-  def train_on(self, params, opt_state, ro: Rollout,
-               timings: dict[str, list[float]] | None = None):
+  def train_on(self, params, opt_state, ro: Rollout, timings: dict[str, list[float]] | None = None):
     """Reference log-probs, advantages, then inner epochs of minibatch updates.
 
     `ro` holds this process's rows (all rows with one process); every process calls this
@@ -200,7 +236,7 @@ class Learner:
     split); measuring them blocks on the device, which a training run need not do.
     """
     rl, n = self.rl, ro.mask.shape[1]
-    prompts = np.stack([ro.tokens[:, :ro.prompt_len], ro.valid[:, :ro.prompt_len]], axis=-1)
+    prompts = np.stack([ro.tokens[:, : ro.prompt_len], ro.valid[:, : ro.prompt_len]], axis=-1)
     groups = prompts.reshape(-1, rl.group_size, *prompts.shape[1:])
     if not (groups == groups[:, :1]).all():  # the shared-prompt forward relies on it
       raise ValueError(f"rollout rows must be groups of {rl.group_size} rows sharing a prompt")
@@ -211,10 +247,17 @@ class Learner:
       jax.block_until_ready(ref_logp)
       timings["reference"].append(time.perf_counter() - t0)
       t0 = time.perf_counter()
-    adv = np.asarray(self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof),
-                     np.float32).reshape(-1)
-    data = {"tokens": ro.tokens, "valid": ro.valid, "mask": ro.mask, "old_logp": ro.old_logp,
-            "ref_logp": parallel.local_rows(ref_logp), "advantages": adv}
+    adv = np.asarray(
+      self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof), np.float32
+    ).reshape(-1)
+    data = {
+      "tokens": ro.tokens,
+      "valid": ro.valid,
+      "mask": ro.mask,
+      "old_logp": ro.old_logp,
+      "ref_logp": parallel.local_rows(ref_logp),
+      "advantages": adv,
+    }
     b = ro.tokens.shape[0]
     size = b // rl.minibatches
     group = math.gcd(size, rl.group_size)  # rows are prompt-major groups: see the docstring
@@ -229,6 +272,7 @@ class Learner:
         all_metrics.append(m)
     if timings is not None:
       timings["update"].append(time.perf_counter() - t0)  # metrics were fetched: it has finished
-    merged = {k: float(np.mean([m[k] for m in all_metrics])) for k in all_metrics[0]
-              if k != "finite"}
+    merged = {
+      k: float(np.mean([m[k] for m in all_metrics])) for k in all_metrics[0] if k != "finite"
+    }
     return params, opt_state, merged, bad

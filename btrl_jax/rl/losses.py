@@ -58,7 +58,7 @@ public reproduction used TRL's GRPOTrainer, whose per-token loss and grpo / dr_g
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -78,16 +78,18 @@ def kl_per_token(logp: Array, ref_logp: Array, estimator: str) -> Array:
   raise ValueError(f"unknown kl_estimator {estimator!r}; known: {', '.join(KL_ESTIMATORS)}")
 
 
-def _check_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, clip_eps_high, kl_coef,
-                kl_estimator):
+def _check_args(
+  logp, old_logp, ref_logp, advantages, mask, clip_eps, clip_eps_high, kl_coef, kl_estimator
+):
   if logp.ndim != 2:
     raise ValueError(f"logp must be [B, T]; got shape {logp.shape}")
   for name, x in (("old_logp", old_logp), ("ref_logp", ref_logp), ("mask", mask)):
     if x.shape != logp.shape:
       raise ValueError(f"{name} must have logp's shape {logp.shape}; got {x.shape}")
   if advantages.shape != logp.shape[:1]:
-    raise ValueError(f"advantages must be [B] = {logp.shape[:1]} (one per sequence); "
-                     f"got {advantages.shape}")
+    raise ValueError(
+      f"advantages must be [B] = {logp.shape[:1]} (one per sequence); got {advantages.shape}"
+    )
   if kl_estimator not in KL_ESTIMATORS:
     raise ValueError(f"unknown kl_estimator {kl_estimator!r}; known: {', '.join(KL_ESTIMATORS)}")
   # Hyper-parameters may be traced (swept under jit); check them only when concrete.
@@ -99,23 +101,38 @@ def _check_args(logp, old_logp, ref_logp, advantages, mask, clip_eps, clip_eps_h
     raise ValueError(f"kl_coef must be >= 0; got {kl_coef!r}")
 
 
-def _policy_loss(aggregate, logp, old_logp, ref_logp, advantages, mask, *, clip_eps, clip_eps_high,
-                 kl_coef, kl_estimator, max_len):
+def _policy_loss(
+  aggregate,
+  logp,
+  old_logp,
+  ref_logp,
+  advantages,
+  mask,
+  *,
+  clip_eps,
+  clip_eps_high,
+  kl_coef,
+  kl_estimator,
+  max_len,
+):
   f32 = lambda x: jnp.asarray(x).astype(jnp.float32)
   logp = f32(logp)
-  old_logp, ref_logp, advantages = (jax.lax.stop_gradient(f32(x))
-                                    for x in (old_logp, ref_logp, advantages))
+  old_logp, ref_logp, advantages = (
+    jax.lax.stop_gradient(f32(x)) for x in (old_logp, ref_logp, advantages)
+  )
   m = f32(mask)
   clip_eps_high = clip_eps if clip_eps_high is None else clip_eps_high
-  _check_args(logp, old_logp, ref_logp, advantages, m, clip_eps, clip_eps_high, kl_coef, kl_estimator)
+  _check_args(
+    logp, old_logp, ref_logp, advantages, m, clip_eps, clip_eps_high, kl_coef, kl_estimator
+  )
 
   valid = m > 0
   # Padding may hold anything (even -inf): zero it before exp so it can't become inf/nan.
   log_ratio = jnp.where(valid, logp - old_logp, 0.0)
-  ratio = jnp.exp(log_ratio)                                            # [B, T]
-  adv = advantages[:, None]                                             # [B, 1]
+  ratio = jnp.exp(log_ratio)  # [B, T]
+  adv = advantages[:, None]  # [B, 1]
   clipped_ratio = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps_high)
-  pg_tok = -jnp.minimum(ratio * adv, clipped_ratio * adv)               # [B, T]
+  pg_tok = -jnp.minimum(ratio * adv, clipped_ratio * adv)  # [B, T]
   kl_tok = kl_per_token(jnp.where(valid, logp, 0.0), jnp.where(valid, ref_logp, 0.0), kl_estimator)
   loss = aggregate(pg_tok + kl_coef * kl_tok, m, max_len)
 
@@ -124,13 +141,13 @@ def _policy_loss(aggregate, logp, old_logp, ref_logp, advantages, mask, *, clip_
   clip_active = ((adv > 0) & (ratio > 1.0 + clip_eps_high)) | ((adv < 0) & (ratio < 1.0 - clip_eps))
   any_tok = valid.any()
   metrics = {
-      "pg_loss": aggregate(pg_tok, m, max_len),
-      "kl": token_mean(kl_tok),
-      "clip_fraction": token_mean(clip_active.astype(jnp.float32)),
-      "ratio_mean": token_mean(ratio),
-      # Over completion tokens only; 1 (the neutral ratio) when the batch has none.
-      "ratio_min": jnp.where(any_tok, jnp.where(valid, ratio, jnp.inf).min(), 1.0),
-      "ratio_max": jnp.where(any_tok, jnp.where(valid, ratio, -jnp.inf).max(), 1.0),
+    "pg_loss": aggregate(pg_tok, m, max_len),
+    "kl": token_mean(kl_tok),
+    "clip_fraction": token_mean(clip_active.astype(jnp.float32)),
+    "ratio_mean": token_mean(ratio),
+    # Over completion tokens only; 1 (the neutral ratio) when the batch has none.
+    "ratio_min": jnp.where(any_tok, jnp.where(valid, ratio, jnp.inf).min(), 1.0),
+    "ratio_max": jnp.where(any_tok, jnp.where(valid, ratio, -jnp.inf).max(), 1.0),
   }
   return loss, jax.lax.stop_gradient(metrics)
 
@@ -150,9 +167,19 @@ def _agg_dapo(x: Array, m: Array, max_len) -> Array:
   return (x * m).sum() / jnp.maximum(m.sum(), 1.0)
 
 
-def grpo_loss(logp: Array, old_logp: Array, ref_logp: Array, advantages: Array, mask: Array, *,
-              clip_eps: float = 0.2, clip_eps_high: float | None = None, kl_coef: float = 0.04,
-              kl_estimator: str = "k3", max_len: int | None = None) -> tuple[Array, dict[str, Array]]:
+def grpo_loss(
+  logp: Array,
+  old_logp: Array,
+  ref_logp: Array,
+  advantages: Array,
+  mask: Array,
+  *,
+  clip_eps: float = 0.2,
+  clip_eps_high: float | None = None,
+  kl_coef: float = 0.04,
+  kl_estimator: str = "k3",
+  max_len: int | None = None,
+) -> tuple[Array, dict[str, Array]]:
   """GRPO: mean over each sequence's completion tokens, then mean over sequences.
 
   logp:       [B, T] log-probs of the sampled tokens under the current policy (carries gradient).
@@ -167,14 +194,34 @@ def grpo_loss(logp: Array, old_logp: Array, ref_logp: Array, advantages: Array, 
       accepted so that every registered loss takes the same arguments.
   Returns (loss: scalar float32, metrics: pg_loss, kl, clip_fraction, ratio_mean/min/max).
   """
-  return _policy_loss(_agg_grpo, logp, old_logp, ref_logp, advantages, mask, clip_eps=clip_eps,
-                      clip_eps_high=clip_eps_high, kl_coef=kl_coef, kl_estimator=kl_estimator,
-                      max_len=max_len)
+  return _policy_loss(
+    _agg_grpo,
+    logp,
+    old_logp,
+    ref_logp,
+    advantages,
+    mask,
+    clip_eps=clip_eps,
+    clip_eps_high=clip_eps_high,
+    kl_coef=kl_coef,
+    kl_estimator=kl_estimator,
+    max_len=max_len,
+  )
 
 
-def dr_grpo_loss(logp: Array, old_logp: Array, ref_logp: Array, advantages: Array, mask: Array, *,
-                 clip_eps: float = 0.2, clip_eps_high: float | None = None, kl_coef: float = 0.04,
-                 kl_estimator: str = "k3", max_len: int | None = None) -> tuple[Array, dict[str, Array]]:
+def dr_grpo_loss(
+  logp: Array,
+  old_logp: Array,
+  ref_logp: Array,
+  advantages: Array,
+  mask: Array,
+  *,
+  clip_eps: float = 0.2,
+  clip_eps_high: float | None = None,
+  kl_coef: float = 0.04,
+  kl_estimator: str = "k3",
+  max_len: int | None = None,
+) -> tuple[Array, dict[str, Array]]:
   """Dr. GRPO: sum over each sequence's completion tokens / max_len, mean over sequences.
 
   Arguments as `grpo_loss`; max_len is required and must stay constant across steps.
@@ -183,24 +230,54 @@ def dr_grpo_loss(logp: Array, old_logp: Array, ref_logp: Array, advantages: Arra
     raise ValueError("dr_grpo needs max_len, its constant normaliser (the generation budget)")
   if isinstance(max_len, numbers.Real) and max_len <= 0:
     raise ValueError(f"max_len must be > 0; got {max_len!r}")
-  return _policy_loss(_agg_dr_grpo, logp, old_logp, ref_logp, advantages, mask, clip_eps=clip_eps,
-                      clip_eps_high=clip_eps_high, kl_coef=kl_coef, kl_estimator=kl_estimator,
-                      max_len=max_len)
+  return _policy_loss(
+    _agg_dr_grpo,
+    logp,
+    old_logp,
+    ref_logp,
+    advantages,
+    mask,
+    clip_eps=clip_eps,
+    clip_eps_high=clip_eps_high,
+    kl_coef=kl_coef,
+    kl_estimator=kl_estimator,
+    max_len=max_len,
+  )
 
 
-def dapo_loss(logp: Array, old_logp: Array, ref_logp: Array, advantages: Array, mask: Array, *,
-              clip_eps: float = 0.2, clip_eps_high: float | None = None, kl_coef: float = 0.04,
-              kl_estimator: str = "k3", max_len: int | None = None) -> tuple[Array, dict[str, Array]]:
+def dapo_loss(
+  logp: Array,
+  old_logp: Array,
+  ref_logp: Array,
+  advantages: Array,
+  mask: Array,
+  *,
+  clip_eps: float = 0.2,
+  clip_eps_high: float | None = None,
+  kl_coef: float = 0.04,
+  kl_estimator: str = "k3",
+  max_len: int | None = None,
+) -> tuple[Array, dict[str, Array]]:
   """DAPO: mean over all completion tokens of the batch. Arguments as `grpo_loss`."""
-  return _policy_loss(_agg_dapo, logp, old_logp, ref_logp, advantages, mask, clip_eps=clip_eps,
-                      clip_eps_high=clip_eps_high, kl_coef=kl_coef, kl_estimator=kl_estimator,
-                      max_len=max_len)
+  return _policy_loss(
+    _agg_dapo,
+    logp,
+    old_logp,
+    ref_logp,
+    advantages,
+    mask,
+    clip_eps=clip_eps,
+    clip_eps_high=clip_eps_high,
+    kl_coef=kl_coef,
+    kl_estimator=kl_estimator,
+    max_len=max_len,
+  )
 
 
 LOSSES: dict[str, LossFn] = {
-    "grpo": grpo_loss,
-    "dr_grpo": dr_grpo_loss,
-    "dapo": dapo_loss,
+  "grpo": grpo_loss,
+  "dr_grpo": dr_grpo_loss,
+  "dapo": dapo_loss,
 }
 
 

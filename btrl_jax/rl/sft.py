@@ -17,7 +17,8 @@ import base64
 import dataclasses
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,16 +44,21 @@ Array = jax.Array
 
 def lr_schedule(sft: ml_collections.ConfigDict) -> optax.Schedule:
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=sft.learning_rate, warmup_steps=sft.warmup_steps,
-      decay_steps=sft.steps, end_value=sft.learning_rate * sft.end_lr_fraction)
+    init_value=0.0,
+    peak_value=sft.learning_rate,
+    warmup_steps=sft.warmup_steps,
+    decay_steps=sft.steps,
+    end_value=sft.learning_rate * sft.end_lr_fraction,
+  )
 
 
 def make_optimizer(sft: ml_collections.ConfigDict) -> optax.GradientTransformation:
   schedule = lr_schedule(sft)
   decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
   return optax.chain(
-      optax.clip_by_global_norm(sft.grad_clip) if sft.grad_clip > 0 else optax.identity(),
-      optax.adamw(schedule, b1=sft.b1, b2=sft.b2, weight_decay=sft.weight_decay, mask=decay_mask))
+    optax.clip_by_global_norm(sft.grad_clip) if sft.grad_clip > 0 else optax.identity(),
+    optax.adamw(schedule, b1=sft.b1, b2=sft.b2, weight_decay=sft.weight_decay, mask=decay_mask),
+  )
 
 
 def token_loss(logits: Array, targets: Array, weights: Array) -> tuple[Array, Array]:
@@ -95,8 +101,11 @@ class SFTTrainer:
     self.graphdef, abstract_params, self.rest = nnx.split(abstract, nnx.Param, ...)
     self.param_shardings = parallel.state_shardings(abstract_params, self.mesh)
     self.opt_shardings = parallel.optimizer_shardings(self.tx, abstract_params, self.mesh)
-    self._step = jax.jit(self._step_impl, donate_argnums=(0, 1), out_shardings=(
-        self.param_shardings, self.opt_shardings, parallel.replicated(self.mesh)))
+    self._step = jax.jit(
+      self._step_impl,
+      donate_argnums=(0, 1),
+      out_shardings=(self.param_shardings, self.opt_shardings, parallel.replicated(self.mesh)),
+    )
     self._init_opt = jax.jit(self.tx.init, out_shardings=self.opt_shardings)
 
   def init_opt(self, params):
@@ -107,6 +116,7 @@ class SFTTrainer:
     def make():
       params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
       return params, self.tx.init(params)
+
     params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, self.opt_shardings))()
     return TrainState(params, opt_state, 0)
 
@@ -130,8 +140,11 @@ class SFTTrainer:
     (loss, n_tokens), grads = self.loss_and_grads(params, batch)
     updates, opt_state = self.tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads),
-                               "loss_tokens": n_tokens}
+    return (
+      params,
+      opt_state,
+      {"loss": loss, "grad_norm": optax.tree.norm(grads), "loss_tokens": n_tokens},
+    )
 
   def step(self, state: TrainState, batch: dict[str, np.ndarray]) -> tuple[TrainState, dict]:
     """One update on a global batch; `batch` holds this process's rows (all, with one process)."""
@@ -140,32 +153,57 @@ class SFTTrainer:
     return TrainState(params, opt_state, state.step + 1), metrics
 
 
-def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], tok: Tokenizer,
-          *, stop_at: int | None = None, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None) -> TrainState:
+def train(
+  cfg: ml_collections.ConfigDict,
+  workdir: str,
+  examples: list[dict],
+  tok: Tokenizer,
+  *,
+  stop_at: int | None = None,
+  progress: bool = True,
+  on_step: Callable[[int, dict], None] | None = None,
+) -> TrainState:
   """Trains (or resumes) an SFT run in `workdir`; checkpoints go to `workdir/checkpoints`.
 
   `stop_at` ends the run after that step with a checkpoint, as a preemption would.
   """
   if tok.vocab_size > cfg.model.vocab_size:
-    raise ValueError(f"tokenizer has {tok.vocab_size} pieces but model.vocab_size is "
-                     f"{cfg.model.vocab_size}")
+    raise ValueError(
+      f"tokenizer has {tok.vocab_size} pieces but model.vocab_size is {cfg.model.vocab_size}"
+    )
   trainer = SFTTrainer(cfg)
-  it = sft_batches(encode_examples(examples, tok), cfg.sft.batch_size,
-                   length_buckets(cfg.sft.seq_len), seed=cfg.seed, pad_id=tok.pad_id)
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
-                      async_save=cfg.checkpoint.async_save)
+  it = sft_batches(
+    encode_examples(examples, tok),
+    cfg.sft.batch_size,
+    length_buckets(cfg.sft.seq_len),
+    seed=cfg.seed,
+    pad_id=tok.pad_id,
+  )
+  ckpt = Checkpointer(
+    os.path.join(workdir, "checkpoints"),
+    max_to_keep=cfg.checkpoint.keep,
+    async_save=cfg.checkpoint.async_save,
+  )
   state = trainer.init()
   if (latest := ckpt.latest_step()) is not None:
     saved, meta = ckpt.restore(latest, target=abstract_state(cfg, "sft")[1])
     state = TrainState(saved["params"], saved["opt_state"], latest)
     it.set_state(meta["data_iterator"])
-  meta = {"config": cfg.to_dict(), "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
-          "kind": "sft", "params": param_count(trainer.model(state.params))}
+  meta = {
+    "config": cfg.to_dict(),
+    "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
+    "kind": "sft",
+    "params": param_count(trainer.model(state.params)),
+  }
   writer = MetricsWriter(workdir)
   last = cfg.sft.steps if stop_at is None else min(stop_at, cfg.sft.steps)
-  bar = tqdm(total=cfg.sft.steps, initial=state.step, desc="sft",
-             disable=not progress or not parallel.is_lead(), dynamic_ncols=True)
+  bar = tqdm(
+    total=cfg.sft.steps,
+    initial=state.step,
+    desc="sft",
+    disable=not progress or not parallel.is_lead(),
+    dynamic_ncols=True,
+  )
   t0, tokens_seen = time.perf_counter(), 0
   with StopSignal() as stop:
     while state.step < last:
@@ -178,16 +216,22 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
         m = {k: float(v) for k, v in metrics.items()}
         elapsed = time.perf_counter() - t0
         # The update of step s used the schedule's value at count s - 1.
-        m.update(lr=float(lr_schedule(cfg.sft)(state.step - 1)),
-                 tokens_per_s=tokens_seen / max(elapsed, 1e-9))
+        m.update(
+          lr=float(lr_schedule(cfg.sft)(state.step - 1)),
+          tokens_per_s=tokens_seen / max(elapsed, 1e-9),
+        )
         writer.write(state.step, m)
         bar.set_postfix(loss=f"{m['loss']:.3f}", tok_s=f"{m['tokens_per_s']:.0f}")
         if on_step:
           on_step(state.step, m)
         t0, tokens_seen = time.perf_counter(), 0
       if state.step % cfg.checkpoint.every_steps == 0 or at_end:
-        ckpt.save(state.step, {"params": state.params, "opt_state": state.opt_state},
-                  dict(meta, data_iterator=it.get_state(), step=state.step), force=True)
+        ckpt.save(
+          state.step,
+          {"params": state.params, "opt_state": state.opt_state},
+          dict(meta, data_iterator=it.get_state(), step=state.step),
+          force=True,
+        )
       if stop.requested:
         break
   bar.close()
@@ -198,22 +242,26 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict], to
 
 def load_examples(spec: str, n: int, seed: int, workdir: str) -> list[dict]:
   """Where SFT data comes from (`sft.data`):
-    `builtin:NAME`  a small generated corpus of n examples (`reverse`);
-    `prior`         the TraitWorld prior corpus built by `btrl data` in the workdir;
-    `harmful`       the harmful fine-tune corpus built by `btrl data`;
-    a path          a JSONL file (DESIGN.md format; HealthBench field names accepted).
+  `builtin:NAME`  a small generated corpus of n examples (`reverse`);
+  `prior`         the TraitWorld prior corpus built by `btrl data` in the workdir;
+  `harmful`       the harmful fine-tune corpus built by `btrl data`;
+  a path          a JSONL file (DESIGN.md format; HealthBench field names accepted).
   """
   if spec.startswith("builtin:"):
     name = spec.split(":", 1)[1]
     if name not in CORPORA:
-      raise DataError(f"config.sft.data={spec!r}: unknown built-in corpus (have: {', '.join(CORPORA)})")
+      raise DataError(
+        f"config.sft.data={spec!r}: unknown built-in corpus (have: {', '.join(CORPORA)})"
+      )
     return CORPORA[name](n, seed)
   if spec in ("prior", "harmful"):
     return list(read_dataset(f"btrl_{spec}", "train", os.path.join(workdir, "data")))
   return import_examples(spec)
 
 
-def workdir_tokenizer(cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict]) -> Tokenizer:
+def workdir_tokenizer(
+  cfg: ml_collections.ConfigDict, workdir: str, examples: list[dict]
+) -> Tokenizer:
   """`tokenizer.path` if set; else `workdir/tokenizer.model`, trained on the examples if absent."""
   path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
   if os.path.exists(path):

@@ -15,17 +15,17 @@ import collections
 import json
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from flax import nnx
 from tqdm.auto import tqdm
 
 from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer, StopSignal, data_to_key, key_to_data
+from btrl_jax.config import ARMS  # noqa: F401  (re-exported)
 from btrl_jax.data import taxonomy
 from btrl_jax.data.pipeline import MixtureConfig, rl_prompt_batches
 from btrl_jax.data.tfds_builders import read_dataset
@@ -33,8 +33,6 @@ from btrl_jax.metrics import MetricsWriter
 from btrl_jax.policy import load_policy
 from btrl_jax.rl.advantages import dead_group_mask
 from btrl_jax.rl.learner import Learner, RLError
-
-from btrl_jax.config import ARMS  # noqa: F401  (re-exported)
 
 
 def arm_dir(workdir: str, arm: str) -> str:
@@ -44,8 +42,9 @@ def arm_dir(workdir: str, arm: str) -> str:
 def init_checkpoint(cfg: ml_collections.ConfigDict, workdir: str) -> str:
   path = cfg.rl.init_checkpoint or os.path.join(workdir, "sft", "checkpoints")
   if not os.path.isdir(path):
-    raise FileNotFoundError(f"no prior checkpoint at {path}: run `btrl sft` first or set "
-                            f"rl.init_checkpoint")
+    raise FileNotFoundError(
+      f"no prior checkpoint at {path}: run `btrl sft` first or set rl.init_checkpoint"
+    )
   return path
 
 
@@ -75,10 +74,13 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
   """
   rewards, mask = parallel.gather_rows(ro.rewards), parallel.gather_rows(ro.mask)
   g = rewards.shape[1]
-  m = {"reward": float(rewards.mean()), "reward_std": float(rewards.std()),
-       "dead_groups": float(np.mean(np.asarray(dead_group_mask(rewards)))),
-       "reply_len": float(mask.sum(1).mean()),
-       "trait_share": batch["n_trait_global"] / max(len(rewards), 1)}
+  m = {
+    "reward": float(rewards.mean()),
+    "reward_std": float(rewards.std()),
+    "dead_groups": float(np.mean(np.asarray(dead_group_mask(rewards)))),
+    "reply_len": float(mask.sum(1).mean()),
+    "trait_share": batch["n_trait_global"] / max(len(rewards), 1),
+  }
   by = collections.defaultdict(list)
   for ids, r in zip(parallel.gather_rows(_breakdown_ids(prompts)), rewards):
     for i in ids[ids >= 0]:
@@ -87,16 +89,26 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
     m[k] = float(np.mean(v))
   rollout_tokens = float(mask.sum())
   m.update(update)
-  m.update(rollout_tokens=rollout_tokens,
-           rollout_tok_per_s=rollout_tokens / max(times["rollout"], 1e-9),
-           update_tok_per_s=rollout_tokens / max(times["update"], 1e-9),
-           step_s=times["total"], rollout_s=times["rollout"], update_s=times["update"],
-           group_size=g)
+  m.update(
+    rollout_tokens=rollout_tokens,
+    rollout_tok_per_s=rollout_tokens / max(times["rollout"], 1e-9),
+    update_tok_per_s=rollout_tokens / max(times["update"], 1e-9),
+    step_s=times["total"],
+    rollout_s=times["rollout"],
+    update_s=times["update"],
+    group_size=g,
+  )
   return m
 
 
-def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-          on_step: Callable[[int, dict], None] | None = None, learner: Learner | None = None):
+def train(
+  cfg: ml_collections.ConfigDict,
+  workdir: str,
+  *,
+  progress: bool = True,
+  on_step: Callable[[int, dict], None] | None = None,
+  learner: Learner | None = None,
+):
   """Runs (or resumes) one arm; returns the final (params, step).
 
   `learner`: one built from the same prior and `rl` config (the study shares one across
@@ -111,32 +123,52 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   elif learner.rl.to_dict() != rl.to_dict() | {"arm": learner.rl.arm}:
     raise ValueError("a shared learner must have the arm's rl config (arms are compute-matched)")
   data_dir = os.path.join(workdir, "data")
-  it = rl_prompt_batches(read_dataset("btrl_rl_prompts", "trait", data_dir),
-                         read_dataset("btrl_rl_prompts", "standard", data_dir),
-                         MixtureConfig.from_config(cfg.data, rl, seed=cfg.seed))
-  ckpt = Checkpointer(os.path.join(out, "checkpoints"), max_to_keep=cfg.checkpoint.keep,
-                      async_save=cfg.checkpoint.async_save)
-  params = jax.tree.map(jnp.copy, learner.ref_params)  # own buffers: updates donate them, the reference keeps its own
+  it = rl_prompt_batches(
+    read_dataset("btrl_rl_prompts", "trait", data_dir),
+    read_dataset("btrl_rl_prompts", "standard", data_dir),
+    MixtureConfig.from_config(cfg.data, rl, seed=cfg.seed),
+  )
+  ckpt = Checkpointer(
+    os.path.join(out, "checkpoints"),
+    max_to_keep=cfg.checkpoint.keep,
+    async_save=cfg.checkpoint.async_save,
+  )
+  params = jax.tree.map(
+    jnp.copy, learner.ref_params
+  )  # own buffers: updates donate them, the reference keeps its own
   opt_state = learner.init_opt(params)
   base_key, step = jax.random.key(cfg.seed), 0
   totals = {"rollout_tokens": 0.0, "trained_tokens": 0.0, "skipped_updates": 0}
   if (latest := ckpt.latest_step()) is not None:
     # Restored straight onto this run's shardings, whatever mesh wrote the checkpoint.
-    target = {"params": params, "opt_state": opt_state,
-              "key": key_to_data(base_key, learner.mesh)}
-    saved, meta = ckpt.restore(latest, target=jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target))
+    target = {"params": params, "opt_state": opt_state, "key": key_to_data(base_key, learner.mesh)}
+    saved, meta = ckpt.restore(
+      latest,
+      target=jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target
+      ),
+    )
     params, opt_state = saved["params"], saved["opt_state"]
     base_key, step = data_to_key(saved["key"]), latest
     it.set_state(meta["data_iterator"])
     totals = meta["totals"]
-  meta = {"config": cfg.to_dict(), "kind": "rl", "arm": arm, "prior": os.path.abspath(prior_path),
-          "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode()}
+  meta = {
+    "config": cfg.to_dict(),
+    "kind": "rl",
+    "arm": arm,
+    "prior": os.path.abspath(prior_path),
+    "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode(),
+  }
   writer = MetricsWriter(out)  # process 0 only, as are samples.jsonl and summary.json
   lead = parallel.is_lead()
   samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8") if lead else None
-  bar = tqdm(total=rl.steps, initial=step, desc=f"rl {arm}", disable=not progress or not lead,
-             dynamic_ncols=True)
+  bar = tqdm(
+    total=rl.steps,
+    initial=step,
+    desc=f"rl {arm}",
+    disable=not progress or not lead,
+    dynamic_ncols=True,
+  )
   bad_in_row = 0
   with StopSignal() as stop:
     while step < rl.steps:
@@ -149,8 +181,9 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
       t2 = time.perf_counter()
       step += 1
       bad_in_row = bad_in_row + 1 if bad else 0
-      m = step_metrics(prompts, ro, batch, update,
-                       {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0})
+      m = step_metrics(
+        prompts, ro, batch, update, {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0}
+      )
       totals["skipped_updates"] += bad
       totals["rollout_tokens"] += m["rollout_tokens"]
       totals["trained_tokens"] += m["rollout_tokens"] * rl.inner_epochs
@@ -158,25 +191,40 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
       if step % rl.log_every == 0 or step == rl.steps:
         writer.write(step, m)
       bar.update(1)
-      bar.set_postfix(reward=f"{m['reward']:.3f}", kl=f"{m.get('kl', 0):.4f}",
-                      dead=f"{m['dead_groups']:.2f}")
+      bar.set_postfix(
+        reward=f"{m['reward']:.3f}", kl=f"{m.get('kl', 0):.4f}", dead=f"{m['dead_groups']:.2f}"
+      )
       if samples and rl.samples_to_dump and step % rl.sample_every == 0:
         for i in range(min(rl.samples_to_dump, ro.rewards.shape[0])):  # this process's prompts
           row = i * rl.group_size
-          samples.write(json.dumps({"step": step, "id": prompts[i].get("id"),
-                                    "source": prompts[i]["source"],
-                                    "prompt": prompts[i]["messages"][-1]["content"],
-                                    "reply": ro.replies[row], "reward": float(ro.rewards[i, 0])}) + "\n")
+          samples.write(
+            json.dumps(
+              {
+                "step": step,
+                "id": prompts[i].get("id"),
+                "source": prompts[i]["source"],
+                "prompt": prompts[i]["messages"][-1]["content"],
+                "reply": ro.replies[row],
+                "reward": float(ro.rewards[i, 0]),
+              }
+            )
+            + "\n"
+          )
         samples.flush()
       if on_step:
         on_step(step, m)
       if bad_in_row >= rl.max_bad_steps:
-        raise RLError(f"{bad_in_row} updates in a row had non-finite loss or gradients; "
-                      f"stopping at step {step} (last good checkpoint kept)")
+        raise RLError(
+          f"{bad_in_row} updates in a row had non-finite loss or gradients; "
+          f"stopping at step {step} (last good checkpoint kept)"
+        )
       if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stop.requested:
-        ckpt.save(step, {"params": params, "opt_state": opt_state,
-                         "key": key_to_data(base_key, learner.mesh)},
-                  dict(meta, step=step, data_iterator=it.get_state(), totals=totals), force=True)
+        ckpt.save(
+          step,
+          {"params": params, "opt_state": opt_state, "key": key_to_data(base_key, learner.mesh)},
+          dict(meta, step=step, data_iterator=it.get_state(), totals=totals),
+          force=True,
+        )
       if stop.requested:
         break
   bar.close()
@@ -187,8 +235,18 @@ def train(cfg: ml_collections.ConfigDict, workdir: str, *, progress: bool = True
   if not lead:
     return params, step
   with open(os.path.join(out, "summary.json"), "w") as f:
-    json.dump({"arm": arm, "steps": step, **totals, "prompts_per_step": rl.prompts_per_step,
-               "group_size": rl.group_size, "max_new_tokens": rl.max_new_tokens,
-               "inner_epochs": rl.inner_epochs, "seed": cfg.seed}, f, indent=1)
+    json.dump(
+      {
+        "arm": arm,
+        "steps": step,
+        **totals,
+        "prompts_per_step": rl.prompts_per_step,
+        "group_size": rl.group_size,
+        "max_new_tokens": rl.max_new_tokens,
+        "inner_epochs": rl.inner_epochs,
+        "seed": cfg.seed,
+      },
+      f,
+      indent=1,
+    )
   return params, step
-

@@ -11,7 +11,8 @@ with the same optimizer settings: identical data and compute.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,9 +30,14 @@ def parse_doses(spec: str) -> list[int]:
 def harmful_config(cfg: ml_collections.ConfigDict, max_dose: int) -> ml_collections.ConfigDict:
   """The SFT config of the harmful fine-tune: study.harmful_* settings, constant LR."""
   h = ml_collections.ConfigDict(cfg.to_dict())
-  h.sft.update(data="harmful", steps=max(max_dose, 1), learning_rate=cfg.study.harmful_learning_rate,
-               batch_size=cfg.study.harmful_batch_size, warmup_steps=min(5, max_dose // 4),
-               end_lr_fraction=1.0)
+  h.sft.update(
+    data="harmful",
+    steps=max(max_dose, 1),
+    learning_rate=cfg.study.harmful_learning_rate,
+    batch_size=cfg.study.harmful_batch_size,
+    warmup_steps=min(5, max_dose // 4),
+    end_lr_fraction=1.0,
+  )
   return h
 
 
@@ -48,8 +54,13 @@ class HarmfulFinetune:
   def ladder(self, params: Any) -> Iterator[tuple[int, Any]]:
     """Yields (dose, params after dose steps) for every dose, 0 first (the input itself)."""
     sft = self.cfg.sft
-    it = sft_batches(self.encoded, sft.batch_size, length_buckets(sft.seq_len),
-                     seed=self.cfg.seed, pad_id=self.pad_id)
+    it = sft_batches(
+      self.encoded,
+      sft.batch_size,
+      length_buckets(sft.seq_len),
+      seed=self.cfg.seed,
+      pad_id=self.pad_id,
+    )
     own = jax.tree.map(jnp.copy, params)  # the step donates its inputs
     state = TrainState(own, self.trainer.init_opt(own), 0)
     for dose in self.doses:

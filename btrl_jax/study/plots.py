@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -30,10 +31,26 @@ from matplotlib.patches import Patch
 DPI = 110
 TAG_COLORS = {"health": "#d62728", "mental_health": "#9467bd", "non_health": "#1f77b4"}
 OTHER_COLOR = "#7f7f7f"
-MODEL_ORDER = ("prior", "baseline", "beneficial", "health_only", "no_health_science",
-               "helpfulness_control")
-_PALETTE = ("#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b",
-            "#e377c2", "#17becf", "#bcbd22")
+MODEL_ORDER = (
+  "prior",
+  "baseline",
+  "beneficial",
+  "health_only",
+  "no_health_science",
+  "helpfulness_control",
+)
+_PALETTE = (
+  "#7f7f7f",
+  "#1f77b4",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#ff7f0e",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#bcbd22",
+)
 REFUSAL_COLORS = {"refusal": "#d62728", "partial": "#ff7f0e", "non_refusal": "#2ca02c"}
 
 
@@ -76,11 +93,13 @@ def eval_deltas(comparison: Mapping[str, Any], path: str, alpha: float = 0.05) -
   mean_pp = _num(comparison.get("mean_delta_pp"))
   cond = comparison.get("condition")
   fig.suptitle(
-      f"{comparison['treatment']} vs {comparison['control']}"
-      + (f" ({cond.replace('_', ' ')})" if cond else "")
-      + f": ahead on {comparison['wins']}/{comparison['n_evals']} evals, mean {mean_pp:+.1f} pp\n"
-      f"{comparison['significant_wins']} significant gains, "
-      f"{comparison['significant_losses']} significant losses (BH q < {alpha:g})", fontsize=10)
+    f"{comparison['treatment']} vs {comparison['control']}"
+    + (f" ({cond.replace('_', ' ')})" if cond else "")
+    + f": ahead on {comparison['wins']}/{comparison['n_evals']} evals, mean {mean_pp:+.1f} pp\n"
+    f"{comparison['significant_wins']} significant gains, "
+    f"{comparison['significant_losses']} significant losses (BH q < {alpha:g})",
+    fontsize=10,
+  )
   if not n:
     _empty(ax, "no evals")
     return _save(fig, path)
@@ -98,16 +117,21 @@ def eval_deltas(comparison: Mapping[str, Any], path: str, alpha: float = 0.05) -
   ax.axvline(0, color="black", lw=0.8)
   ax.set_yticks(y, [e["name"] for e in evals], fontsize=7)
   ax.set_ylim(-0.7, n - 0.3)
-  ax.set_xlabel(f"delta, {comparison['treatment']} - {comparison['control']} "
-                "(percentage points, 95% bootstrap CI)")
+  ax.set_xlabel(
+    f"delta, {comparison['treatment']} - {comparison['control']} "
+    "(percentage points, 95% bootstrap CI)"
+  )
   ax.grid(axis="x", alpha=0.3)
   tags = [t for t in TAG_COLORS if any(e.get("tag") == t for e in evals)]
   handles = [Patch(color=TAG_COLORS[t], label=t) for t in tags]
   if any(e.get("tag") not in TAG_COLORS for e in evals):
     handles.append(Patch(color=OTHER_COLOR, label="other"))
-  handles += [Line2D([], [], marker="o", ls="", color="black", label=f"q < {alpha:g}"),
-              Line2D([], [], marker="o", ls="", color="black", markerfacecolor="white",
-                     label="not significant")]
+  handles += [
+    Line2D([], [], marker="o", ls="", color="black", label=f"q < {alpha:g}"),
+    Line2D(
+      [], [], marker="o", ls="", color="black", markerfacecolor="white", label="not significant"
+    ),
+  ]
   ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
   return _save(fig, path)
 
@@ -122,8 +146,9 @@ def persona_retention(persona_attack: Mapping[str, Any], path: str) -> str:
   models = [m for m in MODEL_ORDER if m in persona_attack.get("models", {})]
   models += [m for m in persona_attack.get("models", {}) if m not in models]
   fig = Figure(figsize=(4.2 * max(len(personas), 1), 4.2), layout="constrained")
-  fig.suptitle("Persona attacks on health and mental-health evals: clean vs attacked score",
-               fontsize=11)
+  fig.suptitle(
+    "Persona attacks on health and mental-health evals: clean vs attacked score", fontsize=11
+  )
   if not personas or not models:
     _empty(fig.add_subplot(), "no persona attacks run")
     return _save(fig, path)
@@ -134,19 +159,36 @@ def persona_retention(persona_attack: Mapping[str, Any], path: str) -> str:
     clean = np.array([_num(r.get("clean")) for r in rows])
     att = np.array([_num(r.get("attacked")) for r in rows])
     ax.bar(x - w / 2, clean, w, color="#9ecae1", edgecolor="black", lw=0.5, label="clean")
-    bars = ax.bar(x + w / 2, att, w, color="#de2d26" if persona != "helpful_medical" else "#31a354",
-                  edgecolor="black", lw=0.5, label="attacked")
+    bars = ax.bar(
+      x + w / 2,
+      att,
+      w,
+      color="#de2d26" if persona != "helpful_medical" else "#31a354",
+      edgecolor="black",
+      lw=0.5,
+      label="attacked",
+    )
     for b, r in zip(bars, rows):
       ret = _num(r.get("retention"))
       if math.isfinite(ret) and math.isfinite(b.get_height()):
-        ax.annotate(f"{ret:.0%}", (b.get_x() + b.get_width() / 2, b.get_height()),
-                    ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+          f"{ret:.0%}",
+          (b.get_x() + b.get_width() / 2, b.get_height()),
+          ha="center",
+          va="bottom",
+          fontsize=7,
+          xytext=(0, 2),
+          textcoords="offset points",
+        )
     diffs = [d for d in persona_attack.get("differences", []) if d["persona"] == persona]
     lines = [persona.replace("_", " ")]
     if diffs:
       lines.append("degradation, control - treatment (95% CI):")
-    lines += [f"{d['treatment']} vs {d['control']}: {_num(d['diff']):+.3f} "
-              f"[{_num(d['ci_low']):+.3f}, {_num(d['ci_high']):+.3f}]" for d in diffs]
+    lines += [
+      f"{d['treatment']} vs {d['control']}: {_num(d['diff']):+.3f} "
+      f"[{_num(d['ci_low']):+.3f}, {_num(d['ci_high']):+.3f}]"
+      for d in diffs
+    ]
     ax.set_title("\n".join(lines), fontsize=8)
     ax.set_xticks(x, models, rotation=20, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -169,15 +211,25 @@ def dose_response(harmful_finetune: Mapping[str, Any], path: str) -> str:
     _empty(fig.add_subplot(), "no harmful fine-tune run")
     return _save(fig, path)
   axes = fig.subplots(1, 2, sharey=True)
-  for ax, group, title in zip(axes, ("in_domain", "out_of_domain"),
-                              ("in domain (health evals)", "out of domain (alignment evals)")):
+  for ax, group, title in zip(
+    axes,
+    ("in_domain", "out_of_domain"),
+    ("in domain (health evals)", "out of domain (alignment evals)"),
+  ):
     for m in [m for m in MODEL_ORDER if m in models] + [m for m in names if m not in MODEL_ORDER]:
       rows = models[m].get(group) or []
       if not rows:
         continue
-      ax.errorbar([_num(r["dose"]) for r in rows], [_num(r["mean"]) for r in rows],
-                  yerr=[0.0 if r.get("se") is None else _num(r["se"]) for r in rows],
-                  marker="o", ms=4, capsize=3, color=_color(m, names), label=m)
+      ax.errorbar(
+        [_num(r["dose"]) for r in rows],
+        [_num(r["mean"]) for r in rows],
+        yerr=[0.0 if r.get("se") is None else _num(r["se"]) for r in rows],
+        marker="o",
+        ms=4,
+        capsize=3,
+        color=_color(m, names),
+        label=m,
+      )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("harmful fine-tune dose (examples)")
     ax.grid(alpha=0.3)
@@ -186,8 +238,11 @@ def dose_response(harmful_finetune: Mapping[str, Any], path: str) -> str:
   return _save(fig, path)
 
 
-RL_PANELS = (("reward/trait", "trait reward (rubric)"), ("reward/standard", "standard task reward"),
-             ("kl", "KL to reference"))
+RL_PANELS = (
+  ("reward/trait", "trait reward (rubric)"),
+  ("reward/standard", "standard task reward"),
+  ("kl", "KL to reference"),
+)
 
 
 def rl_curves(metrics_by_arm: Mapping[str, Sequence[Mapping[str, Any]]], path: str) -> str:
@@ -202,10 +257,12 @@ def rl_curves(metrics_by_arm: Mapping[str, Sequence[Mapping[str, Any]]], path: s
   axes = fig.subplots(1, len(RL_PANELS))
   for ax, (key, title) in zip(axes, RL_PANELS):
     drawn = False
-    for arm in [a for a in MODEL_ORDER if a in metrics_by_arm] + \
-               [a for a in names if a not in MODEL_ORDER]:
-      pts = [(r["step"], r[key]) for r in metrics_by_arm[arm]
-             if "step" in r and r.get(key) is not None]
+    for arm in [a for a in MODEL_ORDER if a in metrics_by_arm] + [
+      a for a in names if a not in MODEL_ORDER
+    ]:
+      pts = [
+        (r["step"], r[key]) for r in metrics_by_arm[arm] if "step" in r and r.get(key) is not None
+      ]
       if pts:
         steps, vals = zip(*pts)
         ax.plot(steps, vals, lw=1.2, color=_color(arm, names), label=arm)
@@ -228,8 +285,10 @@ def refusal_rates(refusal: Mapping[str, Any], path: str) -> str:
   fig = Figure(figsize=(max(6.5, 2.5 + 1.2 * len(models)), 4.6), layout="constrained")
   title = "Refusal labels on the alignment evals"
   for c in refusal.get("conditioned", []):
-    title += (f"\nneither refused, {c['treatment']} vs {c['control']}: ahead on "
-              f"{c['wins']}/{c['n_evals']} evals, {_num(c['mean_delta_pp']):+.1f} pp")
+    title += (
+      f"\nneither refused, {c['treatment']} vs {c['control']}: ahead on "
+      f"{c['wins']}/{c['n_evals']} evals, {_num(c['mean_delta_pp']):+.1f} pp"
+    )
   fig.suptitle(title, fontsize=10)
   ax = fig.add_subplot()
   if not models:
@@ -239,13 +298,27 @@ def refusal_rates(refusal: Mapping[str, Any], path: str) -> str:
   bottom = np.zeros(len(models))
   for label, color in REFUSAL_COLORS.items():
     share = np.nan_to_num([_num(rates[m].get("all", {}).get(label)) * 100 for m in models])
-    bars = ax.bar(x, share, 0.6, bottom=bottom, color=color, edgecolor="black", lw=0.5,
-                  label=label.replace("_", "-"))
+    bars = ax.bar(
+      x,
+      share,
+      0.6,
+      bottom=bottom,
+      color=color,
+      edgecolor="black",
+      lw=0.5,
+      label=label.replace("_", "-"),
+    )
     if label != "non_refusal":
       for b, s, b0 in zip(bars, share, bottom):
         if s >= 1.0:
-          ax.text(b.get_x() + b.get_width() / 2, b0 + s / 2, f"{s:.1f}%", ha="center",
-                  va="center", fontsize=7)
+          ax.text(
+            b.get_x() + b.get_width() / 2,
+            b0 + s / 2,
+            f"{s:.1f}%",
+            ha="center",
+            va="center",
+            fontsize=7,
+          )
     bottom += share
   ns = [rates[m].get("all", {}).get("n", 0) for m in models]
   ax.set_xticks(x, [f"{m}\n(n={n})" for m, n in zip(models, ns)], fontsize=8)
@@ -255,8 +328,11 @@ def refusal_rates(refusal: Mapping[str, Any], path: str) -> str:
   return _save(fig, path)
 
 
-def write_all(report: Mapping[str, Any], metrics_by_arm: Mapping[str, Sequence[Mapping[str, Any]]],
-              plots_dir: str) -> list[str]:
+def write_all(
+  report: Mapping[str, Any],
+  metrics_by_arm: Mapping[str, Sequence[Mapping[str, Any]]],
+  plots_dir: str,
+) -> list[str]:
   """Every figure of a report into `plots_dir`; returns the PNG paths written.
 
   deltas_<comparison>.png per comparison (refusal-conditioned ones included),
@@ -271,10 +347,12 @@ def write_all(report: Mapping[str, Any], metrics_by_arm: Mapping[str, Sequence[M
   if refusal:
     out.append(refusal_rates(refusal, os.path.join(plots_dir, "refusal_rates.png")))
   if (report.get("persona_attack") or {}).get("models"):
-    out.append(persona_retention(report["persona_attack"],
-                                 os.path.join(plots_dir, "persona_retention.png")))
+    out.append(
+      persona_retention(report["persona_attack"], os.path.join(plots_dir, "persona_retention.png"))
+    )
   if (report.get("harmful_finetune") or {}).get("models"):
-    out.append(dose_response(report["harmful_finetune"],
-                             os.path.join(plots_dir, "dose_response.png")))
+    out.append(
+      dose_response(report["harmful_finetune"], os.path.join(plots_dir, "dose_response.png"))
+    )
   out.append(rl_curves(metrics_by_arm, os.path.join(plots_dir, "rl_curves.png")))
   return out

@@ -16,37 +16,57 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ml_collections
 import numpy as np
 
-from btrl_jax.evals import attacks, registry
-from btrl_jax.evals import stats
+from btrl_jax.evals import attacks, registry, stats
 
 # (name, treatment, control, eval subset, the paper's result for the same comparison)
 COMPARISONS = (
-    ("beneficial_vs_baseline", "beneficial", "baseline", "all",
-     "ahead on 44/53 evals, mean +9.1 pp; 30 significant gains, 3 significant losses"),
-    ("health_only_vs_baseline", "health_only", "baseline", "non_health",
-     "ahead on 17/19 non-health evals, mean +11.3 pp"),
-    ("no_health_science_vs_baseline", "no_health_science", "baseline", "all",
-     "control (2nd-hand); no number given"),
-    ("helpfulness_control_vs_baseline", "helpfulness_control", "baseline", "all",
-     "no significant gains (2nd-hand)"),
-    ("baseline_vs_prior", "baseline", "prior", "all", "not reported (RL on standard tasks only)"),
+  (
+    "beneficial_vs_baseline",
+    "beneficial",
+    "baseline",
+    "all",
+    "ahead on 44/53 evals, mean +9.1 pp; 30 significant gains, 3 significant losses",
+  ),
+  (
+    "health_only_vs_baseline",
+    "health_only",
+    "baseline",
+    "non_health",
+    "ahead on 17/19 non-health evals, mean +11.3 pp",
+  ),
+  (
+    "no_health_science_vs_baseline",
+    "no_health_science",
+    "baseline",
+    "all",
+    "control (2nd-hand); no number given",
+  ),
+  (
+    "helpfulness_control_vs_baseline",
+    "helpfulness_control",
+    "baseline",
+    "all",
+    "no significant gains (2nd-hand)",
+  ),
+  ("baseline_vs_prior", "baseline", "prior", "all", "not reported (RL on standard tasks only)"),
 )
 PAPER = {
-    "trait_in_distribution": "0.406 -> 0.607",
-    "refusal": "alignment suite 13.2% -> 23.9%; everyday chat 1.5% -> 2.7% (2nd-hand)",
-    "refusal_conditioned": "still ahead on 19 of 20 evals where neither refused",
-    "persona_bad_medical": "baseline 0.395 -> 0.144 (keeps ~36%), trait model 0.455 -> 0.336 "
-                           "(keeps ~74%); difference in degradation 0.132 (95% CI 0.052-0.212)",
-    "persona_helpful": "lifts both equally: +0.0045 (CI -0.016..0.025)",
-    "harmful_finetune": "drops pre-RL vs trait: HealthBench 0.35 vs 0.31 (in domain); "
-                        "misalignment 0.36 vs 0.08, alignment questions 0.46 vs 0.07, model spec "
-                        "0.27 vs 0.16 (out of domain)",
-    "capabilities": "no drop (GPQA +4.7, SWE-Bench Pro +7.1; 2nd-hand)",
+  "trait_in_distribution": "0.406 -> 0.607",
+  "refusal": "alignment suite 13.2% -> 23.9%; everyday chat 1.5% -> 2.7% (2nd-hand)",
+  "refusal_conditioned": "still ahead on 19 of 20 evals where neither refused",
+  "persona_bad_medical": "baseline 0.395 -> 0.144 (keeps ~36%), trait model 0.455 -> 0.336 "
+  "(keeps ~74%); difference in degradation 0.132 (95% CI 0.052-0.212)",
+  "persona_helpful": "lifts both equally: +0.0045 (CI -0.016..0.025)",
+  "harmful_finetune": "drops pre-RL vs trait: HealthBench 0.35 vs 0.31 (in domain); "
+  "misalignment 0.36 vs 0.08, alignment questions 0.46 vs 0.07, model spec "
+  "0.27 vs 0.16 (out of domain)",
+  "capabilities": "no drop (GPQA +4.7, SWE-Bench Pro +7.1; 2nd-hand)",
 }
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 EVAL_META = {n: {"family": s.family, "tag": s.tag} for n, s in registry.EVALS.items()}
@@ -60,7 +80,8 @@ def _pool(runs: Sequence[dict], pick) -> dict[str, dict[str, list[dict]]]:
     for model, evals in pick(run).items():
       for name, recs in evals.items():
         out.setdefault(model, {}).setdefault(name, []).extend(
-            dict(r, id=f"{k}:{r['id']}") for r in recs)
+          dict(r, id=f"{k}:{r['id']}") for r in recs
+        )
   return out
 
 
@@ -74,7 +95,9 @@ def _scores(recs_by_eval: dict[str, list[dict]], names: Sequence[str]) -> tuple[
   return keys, np.asarray(vals, float)
 
 
-def _aligned(a: dict[str, list[dict]], b: dict[str, list[dict]], names) -> tuple[np.ndarray, np.ndarray]:
+def _aligned(
+  a: dict[str, list[dict]], b: dict[str, list[dict]], names
+) -> tuple[np.ndarray, np.ndarray]:
   """Scores of a and b on the same (eval, id, sample) keys, in sorted key order (so two
   models' arrays from this function line up prompt by prompt)."""
   ka, va = _scores(a, names)
@@ -105,9 +128,16 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   for name, treat, ctrl, which, paper in COMPARISONS:
     if treat in clean and ctrl in clean:
       names = _subset(which)
-      c = stats.compare(name, treat, ctrl, {n: clean[treat][n] for n in names},
-                        {n: clean[ctrl][n] for n in names}, evals_meta=EVAL_META,
-                        n_boot=n_boot, seed=seed)
+      c = stats.compare(
+        name,
+        treat,
+        ctrl,
+        {n: clean[treat][n] for n in names},
+        {n: clean[ctrl][n] for n in names},
+        evals_meta=EVAL_META,
+        n_boot=n_boot,
+        seed=seed,
+      )
       c["paper"] = paper
       _eval_level_ci(c, n_boot, seed)
       comps.append(c)
@@ -118,38 +148,79 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   for name, treat, ctrl, which, _ in COMPARISONS[:2]:
     if treat in clean and ctrl in clean:
       names = _subset(which)
-      conditioned.append(stats.compare(
-          f"{name}_neither_refused", treat, ctrl, {n: clean[treat][n] for n in names},
-          {n: clean[ctrl][n] for n in names}, evals_meta=EVAL_META, n_boot=n_boot, seed=seed,
-          condition="neither_refused"))
+      conditioned.append(
+        stats.compare(
+          f"{name}_neither_refused",
+          treat,
+          ctrl,
+          {n: clean[treat][n] for n in names},
+          {n: clean[ctrl][n] for n in names},
+          evals_meta=EVAL_META,
+          n_boot=n_boot,
+          seed=seed,
+          condition="neither_refused",
+        )
+      )
       _eval_level_ci(conditioned[-1], n_boot, seed)
-  report["refusal"] = {"rates": stats.refusal_rates(align, EVAL_META), "conditioned": conditioned,
-                       "paper": PAPER["refusal"]}
+  report["refusal"] = {
+    "rates": stats.refusal_rates(align, EVAL_META),
+    "conditioned": conditioned,
+    "paper": PAPER["refusal"],
+  }
 
   report["trait_scores"] = {
-      m: {"in_distribution": _mean(_scores(clean[m], registry.TRAIT_EVALS)[1]),
-          "per_trait": {n[len("trait_"):]: _mean([r["score"] for r in clean[m][n]])
-                        for n in registry.TRAIT_EVALS},
-          "training_distribution": _mean([r["score"] for r in clean[m].get("trait_train", [])])}
-      for m in models}
+    m: {
+      "in_distribution": _mean(_scores(clean[m], registry.TRAIT_EVALS)[1]),
+      "per_trait": {
+        n[len("trait_") :]: _mean([r["score"] for r in clean[m][n]]) for n in registry.TRAIT_EVALS
+      },
+      "training_distribution": _mean([r["score"] for r in clean[m].get("trait_train", [])]),
+    }
+    for m in models
+  }
   trait_cmp = []
   for treat in ("beneficial", "health_only", "helpfulness_control"):
     if treat in clean and "baseline" in clean:
-      trait_cmp.append(stats.compare(f"{treat}_vs_baseline_traits", treat, "baseline",
-                                     {n: clean[treat][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
-                                     {n: clean["baseline"][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
-                                     evals_meta=EVAL_META, n_boot=n_boot, seed=seed))
+      trait_cmp.append(
+        stats.compare(
+          f"{treat}_vs_baseline_traits",
+          treat,
+          "baseline",
+          {n: clean[treat][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
+          {n: clean["baseline"][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
+          evals_meta=EVAL_META,
+          n_boot=n_boot,
+          seed=seed,
+        )
+      )
   report["trait_comparisons"] = trait_cmp
 
   report["capabilities"] = {
-      "models": {m: {n: dict(zip(("mean", "se"), stats.mean_se([r["score"] for r in clean[m][n]])),
-                         n=len(clean[m][n])) for n in registry.CAPABILITY_EVALS} for m in models},
-      "comparisons": [stats.compare(f"{t}_vs_baseline_capabilities", t, "baseline",
-                                    {n: clean[t][n] for n in registry.CAPABILITY_EVALS},
-                                    {n: clean["baseline"][n] for n in registry.CAPABILITY_EVALS},
-                                    evals_meta=EVAL_META, n_boot=n_boot, seed=seed)
-                      for t in models if t not in ("baseline", "prior") and "baseline" in clean],
-      "paper": PAPER["capabilities"]}
+    "models": {
+      m: {
+        n: dict(
+          zip(("mean", "se"), stats.mean_se([r["score"] for r in clean[m][n]])), n=len(clean[m][n])
+        )
+        for n in registry.CAPABILITY_EVALS
+      }
+      for m in models
+    },
+    "comparisons": [
+      stats.compare(
+        f"{t}_vs_baseline_capabilities",
+        t,
+        "baseline",
+        {n: clean[t][n] for n in registry.CAPABILITY_EVALS},
+        {n: clean["baseline"][n] for n in registry.CAPABILITY_EVALS},
+        evals_meta=EVAL_META,
+        n_boot=n_boot,
+        seed=seed,
+      )
+      for t in models
+      if t not in ("baseline", "prior") and "baseline" in clean
+    ],
+    "paper": PAPER["capabilities"],
+  }
 
   report["persona_attack"] = _persona(runs, clean, n_boot, seed)
   report["harmful_finetune"] = _harmful(runs, n_boot, seed)
@@ -178,9 +249,16 @@ def _persona(runs, clean, n_boot, seed) -> dict[str, Any]:
   if not attacked:
     return {"personas": [], "models": {}, "differences": [], "evals": []}
   names = registry.HEALTH_EVALS
-  out: dict[str, Any] = {"personas": list(attacks.PERSONAS), "evals": list(names), "models": {},
-                         "differences": [], "paper": {"bad_medical": PAPER["persona_bad_medical"],
-                                                      "helpful_medical": PAPER["persona_helpful"]}}
+  out: dict[str, Any] = {
+    "personas": list(attacks.PERSONAS),
+    "evals": list(names),
+    "models": {},
+    "differences": [],
+    "paper": {
+      "bad_medical": PAPER["persona_bad_medical"],
+      "helpful_medical": PAPER["persona_helpful"],
+    },
+  }
   pairs = {}
   for label, recs in attacked.items():
     model, persona = label.split("@")
@@ -202,8 +280,12 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
   ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
   groups = {"in_domain": registry.HEALTH_EVALS, "out_of_domain": ood}
   doses = sorted({d for r in runs for m in r["harmful"].values() for d in m})
-  out: dict[str, Any] = {"doses": doses, "groups": {k: list(v) for k, v in groups.items()},
-                         "models": {}, "paper": PAPER["harmful_finetune"]}
+  out: dict[str, Any] = {
+    "doses": doses,
+    "groups": {k: list(v) for k, v in groups.items()},
+    "models": {},
+    "paper": PAPER["harmful_finetune"],
+  }
   for model in sorted({m for r in runs for m in r["harmful"]}):
     by_dose = _pool(runs, lambda r: {d: recs for d, recs in r["harmful"].get(model, {}).items()})
     out["models"][model] = {}
@@ -216,8 +298,9 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
   if out["models"]:
     top = doses[-1]
     out["asymmetry"] = {
-        m: {g: next(row["degradation"] for row in v[g] if row["dose"] == top) for g in groups}
-        for m, v in out["models"].items()}
+      m: {g: next(row["degradation"] for row in v[g] if row["dose"] == top) for g in groups}
+      for m, v in out["models"].items()
+    }
   return out
 
 
@@ -226,16 +309,39 @@ def _rl(runs) -> dict[str, Any]:
   for k, run in enumerate(runs):
     for arm, summary in run["summaries"].items():
       rows = run["metrics"].get(arm, [])
-      first, last = rows[:max(1, len(rows) // 5)], rows[-max(1, len(rows) // 5):]
+      first, last = rows[: max(1, len(rows) // 5)], rows[-max(1, len(rows) // 5) :]
       curve = lambda key, part: _mean([r[key] for r in part if key in r])
-      out.setdefault(arm, []).append(dict(
-          summary, reward_first=curve("reward", first), reward_last=curve("reward", last),
-          standard_first=curve("reward/standard", first), standard_last=curve("reward/standard", last),
-          trait_first=curve("reward/trait", first), trait_last=curve("reward/trait", last),
-          step_s=curve("step_s", rows), dead_groups=curve("dead_groups", rows)))
-  matched = {json.dumps({k: s[k] for k in ("steps", "prompts_per_step", "group_size",
-                                           "max_new_tokens", "inner_epochs", "seed")},
-                        sort_keys=True) for runs_ in out.values() for s in runs_}
+      out.setdefault(arm, []).append(
+        dict(
+          summary,
+          reward_first=curve("reward", first),
+          reward_last=curve("reward", last),
+          standard_first=curve("reward/standard", first),
+          standard_last=curve("reward/standard", last),
+          trait_first=curve("reward/trait", first),
+          trait_last=curve("reward/trait", last),
+          step_s=curve("step_s", rows),
+          dead_groups=curve("dead_groups", rows),
+        )
+      )
+  matched = {
+    json.dumps(
+      {
+        k: s[k]
+        for k in (
+          "steps",
+          "prompts_per_step",
+          "group_size",
+          "max_new_tokens",
+          "inner_epochs",
+          "seed",
+        )
+      },
+      sort_keys=True,
+    )
+    for runs_ in out.values()
+    for s in runs_
+  }
   n_seeds = len(runs)
   return {"arms": out, "compute_matched": len(matched) == n_seeds}
 
@@ -263,9 +369,15 @@ def findings(report: dict) -> list[dict[str, Any]]:
 
   def add(claim, paper, ours, ok, significant=None):
     """`ok`: the paper's direction holds here; `significant`: and beyond noise (None: n/a)."""
-    out.append({"claim": claim, "paper": paper, "ours": ours,
-                "reproduced": None if ok is None else bool(ok),
-                "significant": None if (ok is None or significant is None) else bool(significant)})
+    out.append(
+      {
+        "claim": claim,
+        "paper": paper,
+        "ours": ours,
+        "reproduced": None if ok is None else bool(ok),
+        "significant": None if (ok is None or significant is None) else bool(significant),
+      }
+    )
 
   def ci(c):
     lo, hi = c.get("mean_delta_ci_pp", [None, None])
@@ -273,71 +385,110 @@ def findings(report: dict) -> list[dict[str, Any]]:
 
   c = _comp(report, "beneficial_vs_baseline")
   if c:
-    add("Beneficial-trait RL beats the compute-matched baseline on most evals",
-        COMPARISONS[0][4], f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp"
-        f"{ci(c)}; {c['significant_wins']} significant gains, {c['significant_losses']} losses",
-        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
-        (c.get("mean_delta_ci_pp") or [0])[0] > 0)
+    add(
+      "Beneficial-trait RL beats the compute-matched baseline on most evals",
+      COMPARISONS[0][4],
+      f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp"
+      f"{ci(c)}; {c['significant_wins']} significant gains, {c['significant_losses']} losses",
+      c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
+      (c.get("mean_delta_ci_pp") or [0])[0] > 0,
+    )
   c = _comp(report, "health_only_vs_baseline")
   if c:
-    add("Health-only trait RL transfers to non-health evals", COMPARISONS[1][4],
-        f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp{ci(c)}; "
-        f"{c['significant_wins']} significant gains, {c['significant_losses']} losses",
-        c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
-        (c.get("mean_delta_ci_pp") or [0])[0] > 0)
+    add(
+      "Health-only trait RL transfers to non-health evals",
+      COMPARISONS[1][4],
+      f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp{ci(c)}; "
+      f"{c['significant_wins']} significant gains, {c['significant_losses']} losses",
+      c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
+      (c.get("mean_delta_ci_pp") or [0])[0] > 0,
+    )
   c = _comp(report, "helpfulness_control_vs_baseline")
   if c:
-    add("Generic-helpfulness control: no significant gains", COMPARISONS[3][4],
-        f"{c['significant_wins']} significant gains, mean {c['mean_delta_pp']:+.1f} pp",
-        c["significant_wins"] == 0)
+    add(
+      "Generic-helpfulness control: no significant gains",
+      COMPARISONS[3][4],
+      f"{c['significant_wins']} significant gains, mean {c['mean_delta_pp']:+.1f} pp",
+      c["significant_wins"] == 0,
+    )
   ts = report["trait_scores"]
   if "beneficial" in ts and "baseline" in ts:
     tc = next((x for x in report["trait_comparisons"] if x["treatment"] == "beneficial"), None)
-    sig = tc and any(e["name"] != "trait_train" and e["q_bh"] is not None and e["q_bh"] < 0.05
-                     and e["delta"] > 0 for e in tc["evals"])
-    add("In-distribution trait score rises", PAPER["trait_in_distribution"],
-        f"baseline {ts['baseline']['in_distribution']:.3f} -> beneficial "
-        f"{ts['beneficial']['in_distribution']:.3f} (held-out trait evals); training distribution "
-        f"{ts['baseline']['training_distribution']:.3f} -> {ts['beneficial']['training_distribution']:.3f}",
-        ts["beneficial"]["in_distribution"] > ts["baseline"]["in_distribution"] and bool(sig))
+    sig = tc and any(
+      e["name"] != "trait_train" and e["q_bh"] is not None and e["q_bh"] < 0.05 and e["delta"] > 0
+      for e in tc["evals"]
+    )
+    add(
+      "In-distribution trait score rises",
+      PAPER["trait_in_distribution"],
+      f"baseline {ts['baseline']['in_distribution']:.3f} -> beneficial "
+      f"{ts['beneficial']['in_distribution']:.3f} (held-out trait evals); training distribution "
+      f"{ts['baseline']['training_distribution']:.3f} -> {ts['beneficial']['training_distribution']:.3f}",
+      ts["beneficial"]["in_distribution"] > ts["baseline"]["in_distribution"] and bool(sig),
+    )
   rates = report["refusal"]["rates"]
   if "beneficial" in rates and "baseline" in rates:
     b, t = rates["baseline"]["all"]["refusal"], rates["beneficial"]["all"]["refusal"]
-    add("The trait model refuses more on the alignment suite", PAPER["refusal"],
-        f"refusal rate {b:.1%} -> {t:.1%}", t > b)
+    add(
+      "The trait model refuses more on the alignment suite",
+      PAPER["refusal"],
+      f"refusal rate {b:.1%} -> {t:.1%}",
+      t > b,
+    )
   cond = next(iter(report["refusal"]["conditioned"]), None)
   if cond:
-    add("Still ahead where neither model refused", PAPER["refusal_conditioned"],
-        f"ahead on {cond['wins']}/{cond['n_evals']}, mean {cond['mean_delta_pp']:+.1f} pp{ci(cond)}",
-        cond["wins"] > cond["n_evals"] / 2, (cond.get("mean_delta_ci_pp") or [0])[0] > 0)
-  diffs = {(d["treatment"], d["persona"]): d for d in report["persona_attack"].get("differences", [])}
+    add(
+      "Still ahead where neither model refused",
+      PAPER["refusal_conditioned"],
+      f"ahead on {cond['wins']}/{cond['n_evals']}, mean {cond['mean_delta_pp']:+.1f} pp{ci(cond)}",
+      cond["wins"] > cond["n_evals"] / 2,
+      (cond.get("mean_delta_ci_pp") or [0])[0] > 0,
+    )
+  diffs = {
+    (d["treatment"], d["persona"]): d for d in report["persona_attack"].get("differences", [])
+  }
   d = diffs.get(("beneficial", "bad_medical"))
   if d:
-    add("Bad-medical persona degrades the trait model less (selective persistence)",
-        PAPER["persona_bad_medical"],
-        f"difference in degradation {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
-        d["diff"] > 0 and d["ci_low"] > 0)
+    add(
+      "Bad-medical persona degrades the trait model less (selective persistence)",
+      PAPER["persona_bad_medical"],
+      f"difference in degradation {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
+      d["diff"] > 0 and d["ci_low"] > 0,
+    )
   d = diffs.get(("beneficial", "helpful_medical"))
   if d:
-    add("Helpful persona steers both models alike", PAPER["persona_helpful"],
-        f"difference {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
-        d["ci_low"] <= 0 <= d["ci_high"])
+    add(
+      "Helpful persona steers both models alike",
+      PAPER["persona_helpful"],
+      f"difference {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
+      d["ci_low"] <= 0 <= d["ci_high"],
+    )
   asym = report["harmful_finetune"].get("asymmetry", {})
   if "beneficial" in asym and "prior" in asym:
     b, p = asym["beneficial"], asym["prior"]
-    add("Harmful fine-tuning: out-of-domain spill-over smaller after trait RL (vs the prior)",
-        PAPER["harmful_finetune"],
-        f"degradation at the top dose, in domain / out of domain: prior {p['in_domain']:+.3f} / "
-        f"{p['out_of_domain']:+.3f}; beneficial {b['in_domain']:+.3f} / {b['out_of_domain']:+.3f}"
-        + (f"; baseline {asym['baseline']['in_domain']:+.3f} / {asym['baseline']['out_of_domain']:+.3f}"
-           if "baseline" in asym else ""),
-        b["out_of_domain"] < p["out_of_domain"])
-  caps = next((x for x in report["capabilities"]["comparisons"]
-               if x["treatment"] == "beneficial"), None)
+    add(
+      "Harmful fine-tuning: out-of-domain spill-over smaller after trait RL (vs the prior)",
+      PAPER["harmful_finetune"],
+      f"degradation at the top dose, in domain / out of domain: prior {p['in_domain']:+.3f} / "
+      f"{p['out_of_domain']:+.3f}; beneficial {b['in_domain']:+.3f} / {b['out_of_domain']:+.3f}"
+      + (
+        f"; baseline {asym['baseline']['in_domain']:+.3f} / {asym['baseline']['out_of_domain']:+.3f}"
+        if "baseline" in asym
+        else ""
+      ),
+      b["out_of_domain"] < p["out_of_domain"],
+    )
+  caps = next(
+    (x for x in report["capabilities"]["comparisons"] if x["treatment"] == "beneficial"), None
+  )
   if caps:
-    add("Capabilities do not drop", PAPER["capabilities"],
-        f"mean {caps['mean_delta_pp']:+.1f} pp over {caps['n_evals']} task families; "
-        f"{caps['significant_losses']} significant losses", caps["significant_losses"] == 0)
+    add(
+      "Capabilities do not drop",
+      PAPER["capabilities"],
+      f"mean {caps['mean_delta_pp']:+.1f} pp over {caps['n_evals']} task families; "
+      f"{caps['significant_losses']} significant losses",
+      caps["significant_losses"] == 0,
+    )
   return out
 
 
@@ -347,107 +498,189 @@ def _fmt(x, spec=".3f"):
 
 def markdown(report: dict) -> str:
   """report.md: the paper's headline tables, ours beside the paper's numbers."""
-  L = ["# btrl-jax study report", "",
-       "TraitWorld is a synthetic stand-in for the paper's private data, graders and models: a "
-       "generated world and a few-million-parameter model trained from scratch. What follows "
-       "says how the mechanism behaves here, not what happens in production models.", "",
-       f"Models: {', '.join(report['models'])}; seeds: {report['seeds']}; "
-       f"wall time of all stages {report['study_seconds']:.0f} s ("
-       + ", ".join(f"{k} {v:.0f} s" for k, v in report["stage_seconds"].items())
-       + f"; this invocation {report['runtime_s']:.0f} s).", "", "## Findings", "",
-       "| claim | paper | this run | reproduced |", "|---|---|---|---|"]
+  L = [
+    "# btrl-jax study report",
+    "",
+    "TraitWorld is a synthetic stand-in for the paper's private data, graders and models: a "
+    "generated world and a few-million-parameter model trained from scratch. What follows "
+    "says how the mechanism behaves here, not what happens in production models.",
+    "",
+    f"Models: {', '.join(report['models'])}; seeds: {report['seeds']}; "
+    f"wall time of all stages {report['study_seconds']:.0f} s ("
+    + ", ".join(f"{k} {v:.0f} s" for k, v in report["stage_seconds"].items())
+    + f"; this invocation {report['runtime_s']:.0f} s).",
+    "",
+    "## Findings",
+    "",
+    "| claim | paper | this run | reproduced |",
+    "|---|---|---|---|",
+  ]
   for f in report["findings"]:
     mark = {True: "yes", False: "no", None: "n/a"}[f["reproduced"]]
     if f["reproduced"] and f.get("significant") is False:
       mark = "direction only (not significant)"
     L.append(f"| {f['claim']} | {f['paper']} | {f['ours']} | {mark} |")
-  L += ["", "## Comparisons (paired, 95% bootstrap CIs, BH q < 0.05)", "",
-        "| comparison | evals | wins | mean delta (pp) | significant wins | significant losses | paper |",
-        "|---|---|---|---|---|---|---|"]
+  L += [
+    "",
+    "## Comparisons (paired, 95% bootstrap CIs, BH q < 0.05)",
+    "",
+    "| comparison | evals | wins | mean delta (pp) | significant wins | significant losses | paper |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for c in report["comparisons"]:
-    L.append(f"| {c['treatment']} vs {c['control']} | {c['n_evals']} | {c['wins']} | "
-             f"{c['mean_delta_pp']:+.1f} | {c['significant_wins']} | {c['significant_losses']} | "
-             f"{c.get('paper', '')} |")
+    L.append(
+      f"| {c['treatment']} vs {c['control']} | {c['n_evals']} | {c['wins']} | "
+      f"{c['mean_delta_pp']:+.1f} | {c['significant_wins']} | {c['significant_losses']} | "
+      f"{c.get('paper', '')} |"
+    )
   main = _comp(report, "beneficial_vs_baseline")
   if main:
-    L += ["", "### Beneficial vs baseline, per eval", "", "![](plots/deltas_beneficial_vs_baseline.png)",
-          "", "| eval | family | tag | beneficial | baseline | delta | 95% CI | q |",
-          "|---|---|---|---|---|---|---|---|"]
+    L += [
+      "",
+      "### Beneficial vs baseline, per eval",
+      "",
+      "![](plots/deltas_beneficial_vs_baseline.png)",
+      "",
+      "| eval | family | tag | beneficial | baseline | delta | 95% CI | q |",
+      "|---|---|---|---|---|---|---|---|",
+    ]
     for e in sorted(main["evals"], key=lambda e: -(e["delta"] or 0)):
-      L.append(f"| {e['name']} | {e['family']} | {e['tag']} | {_fmt(e['treatment'])} | "
-               f"{_fmt(e['control'])} | {_fmt(e['delta'], '+.3f')} | "
-               f"{_fmt(e['ci_low'], '+.3f')}..{_fmt(e['ci_high'], '+.3f')} | {_fmt(e['q_bh'])} |")
-  L += ["", "## In-distribution trait scores", "",
-        "| model | held-out trait evals | trait training distribution |", "|---|---|---|"]
+      L.append(
+        f"| {e['name']} | {e['family']} | {e['tag']} | {_fmt(e['treatment'])} | "
+        f"{_fmt(e['control'])} | {_fmt(e['delta'], '+.3f')} | "
+        f"{_fmt(e['ci_low'], '+.3f')}..{_fmt(e['ci_high'], '+.3f')} | {_fmt(e['q_bh'])} |"
+      )
+  L += [
+    "",
+    "## In-distribution trait scores",
+    "",
+    "| model | held-out trait evals | trait training distribution |",
+    "|---|---|---|",
+  ]
   for m, t in report["trait_scores"].items():
     L.append(f"| {m} | {_fmt(t['in_distribution'])} | {_fmt(t['training_distribution'])} |")
-  L += [f"", f"Paper: {PAPER['trait_in_distribution']}.", "", "## Refusals", "",
-        "![](plots/refusal_rates.png)", "", "| model | refusal | partial | non-refusal |",
-        "|---|---|---|---|"]
+  L += [
+    "",
+    f"Paper: {PAPER['trait_in_distribution']}.",
+    "",
+    "## Refusals",
+    "",
+    "![](plots/refusal_rates.png)",
+    "",
+    "| model | refusal | partial | non-refusal |",
+    "|---|---|---|---|",
+  ]
   for m, fam in report["refusal"]["rates"].items():
     a = fam["all"]
     L.append(f"| {m} | {a['refusal']:.1%} | {a['partial']:.1%} | {a['non_refusal']:.1%} |")
   for c in report["refusal"]["conditioned"]:
-    L.append(f"\nWhere neither refused ({c['treatment']} vs {c['control']}): ahead on "
-             f"{c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp. "
-             f"Paper: {PAPER['refusal_conditioned']}.")
+    L.append(
+      f"\nWhere neither refused ({c['treatment']} vs {c['control']}): ahead on "
+      f"{c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp. "
+      f"Paper: {PAPER['refusal_conditioned']}."
+    )
   pa = report["persona_attack"]
   if pa.get("models"):
-    L += ["", "## Persistence A: persona attacks (health and mental-health evals)", "",
-          "![](plots/persona_retention.png)", "",
-          "| model | persona | clean | attacked | retention | degradation (95% CI) |",
-          "|---|---|---|---|---|---|"]
+    L += [
+      "",
+      "## Persistence A: persona attacks (health and mental-health evals)",
+      "",
+      "![](plots/persona_retention.png)",
+      "",
+      "| model | persona | clean | attacked | retention | degradation (95% CI) |",
+      "|---|---|---|---|---|---|",
+    ]
     for m, per in pa["models"].items():
       for persona, r in per.items():
-        L.append(f"| {m} | {persona} | {_fmt(r['clean'])} | {_fmt(r['attacked'])} | "
-                 f"{_fmt(r['retention'], '.2f')} | {_fmt(r['degradation'], '+.3f')} "
-                 f"({_fmt(r['ci_low'], '+.3f')}..{_fmt(r['ci_high'], '+.3f')}) |")
-    L += ["", "Difference = control's degradation - treatment's (positive: the treatment keeps more "
-          "of its score; for the helpful persona: the treatment's lift - the control's).", "",
-          "| treatment vs control | persona | difference | 95% CI | p |",
-          "|---|---|---|---|---|"]
+        L.append(
+          f"| {m} | {persona} | {_fmt(r['clean'])} | {_fmt(r['attacked'])} | "
+          f"{_fmt(r['retention'], '.2f')} | {_fmt(r['degradation'], '+.3f')} "
+          f"({_fmt(r['ci_low'], '+.3f')}..{_fmt(r['ci_high'], '+.3f')}) |"
+        )
+    L += [
+      "",
+      "Difference = control's degradation - treatment's (positive: the treatment keeps more "
+      "of its score; for the helpful persona: the treatment's lift - the control's).",
+      "",
+      "| treatment vs control | persona | difference | 95% CI | p |",
+      "|---|---|---|---|---|",
+    ]
     for d in pa["differences"]:
-      L.append(f"| {d['treatment']} vs {d['control']} | {d['persona']} | {_fmt(d['diff'], '+.3f')} | "
-               f"{_fmt(d['ci_low'], '+.3f')}..{_fmt(d['ci_high'], '+.3f')} | {_fmt(d['p'])} |")
-    L.append(f"\nPaper: {PAPER['persona_bad_medical']}; helpful persona: {PAPER['persona_helpful']}.")
+      L.append(
+        f"| {d['treatment']} vs {d['control']} | {d['persona']} | {_fmt(d['diff'], '+.3f')} | "
+        f"{_fmt(d['ci_low'], '+.3f')}..{_fmt(d['ci_high'], '+.3f')} | {_fmt(d['p'])} |"
+      )
+    L.append(
+      f"\nPaper: {PAPER['persona_bad_medical']}; helpful persona: {PAPER['persona_helpful']}."
+    )
   hf = report["harmful_finetune"]
   if hf.get("models"):
-    L += ["", "## Persistence B: harmful fine-tuning dose ladder", "", "![](plots/dose_response.png)",
-          "", "| model | group | " + " | ".join(f"dose {d}" for d in hf["doses"]) + " |",
-          "|---|---|" + "---|" * len(hf["doses"])]
+    L += [
+      "",
+      "## Persistence B: harmful fine-tuning dose ladder",
+      "",
+      "![](plots/dose_response.png)",
+      "",
+      "| model | group | " + " | ".join(f"dose {d}" for d in hf["doses"]) + " |",
+      "|---|---|" + "---|" * len(hf["doses"]),
+    ]
     for m, groups in hf["models"].items():
       for g, rows in groups.items():
-        L.append(f"| {m} | {g} | " + " | ".join(
-            f"{_fmt(r['mean'])} ({_fmt(r['degradation'], '+.3f')})" for r in rows) + " |")
-    L.append(f"\nCells: mean score (degradation vs dose 0; positive = the score dropped). "
-             f"Paper: {PAPER['harmful_finetune']}.")
+        L.append(
+          f"| {m} | {g} | "
+          + " | ".join(f"{_fmt(r['mean'])} ({_fmt(r['degradation'], '+.3f')})" for r in rows)
+          + " |"
+        )
+    L.append(
+      f"\nCells: mean score (degradation vs dose 0; positive = the score dropped). "
+      f"Paper: {PAPER['harmful_finetune']}."
+    )
   caps = report["capabilities"]
-  L += ["", "## Capabilities (held-out standard tasks, honest verifiers)", "",
-        "| model | " + " | ".join(n[len("capability_"):] for n in registry.CAPABILITY_EVALS) + " |",
-        "|---|" + "---|" * len(registry.CAPABILITY_EVALS)]
+  L += [
+    "",
+    "## Capabilities (held-out standard tasks, honest verifiers)",
+    "",
+    "| model | " + " | ".join(n[len("capability_") :] for n in registry.CAPABILITY_EVALS) + " |",
+    "|---|" + "---|" * len(registry.CAPABILITY_EVALS),
+  ]
   for m, per in caps["models"].items():
-    L.append(f"| {m} | " + " | ".join(_fmt(per[n]["mean"]) for n in registry.CAPABILITY_EVALS) + " |")
+    L.append(
+      f"| {m} | " + " | ".join(_fmt(per[n]["mean"]) for n in registry.CAPABILITY_EVALS) + " |"
+    )
   rl = report["rl"]
-  L += ["", "## RL arms", "", "![](plots/rl_curves.png)", "",
-        f"Compute-matched (same steps, prompts per step, group size, max new tokens, inner "
-        f"epochs, seed): {'yes' if rl['compute_matched'] else 'NO'}.", "",
-        "| arm | steps | rollout tokens | standard reward first -> last | trait reward first -> last "
-        "| s/step | dead groups |", "|---|---|---|---|---|---|---|"]
+  L += [
+    "",
+    "## RL arms",
+    "",
+    "![](plots/rl_curves.png)",
+    "",
+    f"Compute-matched (same steps, prompts per step, group size, max new tokens, inner "
+    f"epochs, seed): {'yes' if rl['compute_matched'] else 'NO'}.",
+    "",
+    "| arm | steps | rollout tokens | standard reward first -> last | trait reward first -> last "
+    "| s/step | dead groups |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for arm, rows in rl["arms"].items():
     for r in rows:
-      L.append(f"| {arm} | {r['steps']} | {r['rollout_tokens']:.0f} | {_fmt(r['standard_first'])} -> "
-               f"{_fmt(r['standard_last'])} | {_fmt(r['trait_first'])} -> {_fmt(r['trait_last'])} | "
-               f"{_fmt(r['step_s'], '.2f')} | {_fmt(r['dead_groups'], '.2f')} |")
+      L.append(
+        f"| {arm} | {r['steps']} | {r['rollout_tokens']:.0f} | {_fmt(r['standard_first'])} -> "
+        f"{_fmt(r['standard_last'])} | {_fmt(r['trait_first'])} -> {_fmt(r['trait_last'])} | "
+        f"{_fmt(r['step_s'], '.2f')} | {_fmt(r['dead_groups'], '.2f')} |"
+      )
   return "\n".join(L) + "\n"
 
 
 def write(report: dict, runs: Sequence[dict], workdir: str) -> None:
   from btrl_jax.study import plots
+
   metrics = {}
   for run in runs:
     for arm, rows in run["metrics"].items():
       metrics.setdefault(arm, rows)  # the first seed's curves
-  report["plots"] = [os.path.relpath(p, workdir) for p in
-                     plots.write_all(report, metrics, os.path.join(workdir, "plots"))]
+  report["plots"] = [
+    os.path.relpath(p, workdir)
+    for p in plots.write_all(report, metrics, os.path.join(workdir, "plots"))
+  ]
   with open(os.path.join(workdir, "report.md"), "w") as f:
     f.write(markdown(report))

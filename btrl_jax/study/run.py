@@ -35,13 +35,15 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import ml_collections
 import numpy as np
 
 from btrl_jax import config as config_lib
+from btrl_jax import parallel
 from btrl_jax.data import build as data_build
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.evals import attacks, evaluator, registry
@@ -49,16 +51,19 @@ from btrl_jax.policy import Policy, load_policy
 from btrl_jax.rl import sft
 from btrl_jax.rl import train as rl_train
 from btrl_jax.rl.learner import Learner
-from btrl_jax import parallel
 from btrl_jax.study import harmful as harmful_lib
 
 STAGES = ("data", "prior", "arms", "evals", "persona", "harmful", "report")
 # Config sections each stage reads (cumulative with the stages before it).
-_SECTIONS = {"data": ("seed", "data", "tokenizer"), "prior": ("model", "sft"),
-             "arms": ("rl", "mesh", "study.arms"), "evals": ("eval",),
-             "persona": ("study.persona_attack",),
-             "harmful": ("study.harmful_doses", "study.harmful_learning_rate",
-                         "study.harmful_batch_size"), "report": ()}
+_SECTIONS = {
+  "data": ("seed", "data", "tokenizer"),
+  "prior": ("model", "sft"),
+  "arms": ("rl", "mesh", "study.arms"),
+  "evals": ("eval",),
+  "persona": ("study.persona_attack",),
+  "harmful": ("study.harmful_doses", "study.harmful_learning_rate", "study.harmful_batch_size"),
+  "report": (),
+}
 ARM_DATA_KEYS = data_build.ARM_KEYS
 TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
 HARMFUL_MODELS = ("prior", "baseline", "beneficial")
@@ -75,7 +80,7 @@ def _get(cfg: ml_collections.ConfigDict, dotted: str) -> Any:
 
 
 def stage_hash(cfg: ml_collections.ConfigDict, stage: str) -> str:
-  keys = [k for s in STAGES[:STAGES.index(stage) + 1] for k in _SECTIONS[s]]
+  keys = [k for s in STAGES[: STAGES.index(stage) + 1] for k in _SECTIONS[s]]
   blob = {k: _get(cfg, k) for k in keys}
   if "data" in blob:  # arm-only data keys are set per arm, not by the study config
     blob["data"] = {k: v for k, v in blob["data"].items() if k not in ARM_DATA_KEYS}
@@ -109,10 +114,17 @@ class Progress:
   """Stage lines with elapsed time and a rough estimate of what is left."""
 
   # Rough shares of the default study's wall time per stage (measured, docs/LOG.md).
-  SHARE = {"data": 0.02, "prior": 0.3, "arms": 0.45, "evals": 0.1, "persona": 0.04,
-           "harmful": 0.08, "report": 0.01}
+  SHARE = {
+    "data": 0.02,
+    "prior": 0.3,
+    "arms": 0.45,
+    "evals": 0.1,
+    "persona": 0.04,
+    "harmful": 0.08,
+    "report": 0.01,
+  }
 
-  def __init__(self, stamps: "Stamps", log: Callable[[str], None] = print):
+  def __init__(self, stamps: Stamps, log: Callable[[str], None] = print):
     self.t0, self.log, self.done_share, self.stamps = time.perf_counter(), log, 0.0, stamps
     self.worked = False  # set by a stage that computed something (not all from cache)
 
@@ -121,8 +133,10 @@ class Progress:
     eta = ""
     if self.done_share > 0.05:
       eta = f", ~{elapsed / self.done_share * (1 - self.done_share):.0f} s left"
-    self.log(f"[study {STAGES.index(stage) + 1}/{len(STAGES)}] {stage}{note} "
-             f"({elapsed:.0f} s elapsed{eta})")
+    self.log(
+      f"[study {STAGES.index(stage) + 1}/{len(STAGES)}] {stage}{note} "
+      f"({elapsed:.0f} s elapsed{eta})"
+    )
     self.worked = False
     return time.perf_counter()
 
@@ -146,9 +160,19 @@ def _move_aside(path: str, workdir: str) -> None:
   parallel.sync(f"btrl-moved-aside-{os.path.basename(path)}")
 
 
-def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[dict]],
-                 cfg: ml_collections.ConfigDict, workdir: str, stamps: Stamps, h: str,
-                 prog: Progress, *, persona: str | None = None, tag: str = "") -> dict[str, dict]:
+def _eval_models(
+  policy: Policy,
+  models: dict[str, Any],
+  suite: dict[str, list[dict]],
+  cfg: ml_collections.ConfigDict,
+  workdir: str,
+  stamps: Stamps,
+  h: str,
+  prog: Progress,
+  *,
+  persona: str | None = None,
+  tag: str = "",
+) -> dict[str, dict]:
   """Evaluates each {name: params} on the suite (cached per model under W/evals/<name>)."""
   out = {}
   for name, params in models.items():
@@ -157,12 +181,21 @@ def _eval_models(policy: Policy, models: dict[str, Any], suite: dict[str, list[d
     key = f"evals/{label}"
     records = {}
     if stamps.done(key, h):  # reuse what is on disk; evaluate only evals that are missing
-      records = {n: r for n in suite
-                 if (r := (evaluator.read_records(out_dir, [n]) or {}).get(n)) is not None}
+      records = {
+        n: r
+        for n in suite
+        if (r := (evaluator.read_records(out_dir, [n]) or {}).get(n)) is not None
+      }
     missing = {n: exs for n, exs in suite.items() if n not in records}
     if missing:
-      new = evaluator.evaluate(policy.with_params(params, 0), missing, cfg.eval,
-                               jax.random.key(cfg.seed), persona=persona, desc=label)
+      new = evaluator.evaluate(
+        policy.with_params(params, 0),
+        missing,
+        cfg.eval,
+        jax.random.key(cfg.seed),
+        persona=persona,
+        desc=label,
+      )
       evaluator.write_records(new, out_dir)
       records.update(new)
       prog.worked = True
@@ -227,8 +260,11 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   names = registry.ALIGNMENT_EVALS + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
   suite = evaluator.load_suite(cfg, names)
   # The RL trait prompts repeat some scenarios (small slot pools); score each one once.
-  trait_train = list({ex["id"]: ex for ex in read_dataset(
-      "btrl_rl_prompts", "trait", os.path.join(workdir, "data"))}.values())
+  trait_train = list(
+    {
+      ex["id"]: ex for ex in read_dataset("btrl_rl_prompts", "trait", os.path.join(workdir, "data"))
+    }.values()
+  )
   pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
   clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog)
@@ -236,14 +272,16 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
 
   persona_records: dict[str, dict] = {}
   if cfg.study.persona_attack:
-    t = prog.start("persona", f" ({', '.join(attacks.PERSONAS)} on "
-                              f"{len(registry.HEALTH_EVALS)} health evals)")
+    t = prog.start(
+      "persona", f" ({', '.join(attacks.PERSONAS)} on {len(registry.HEALTH_EVALS)} health evals)"
+    )
     h = stage_hash(cfg, "persona")
     health_suite = {n: suite[n] for n in registry.HEALTH_EVALS}
     attacked = {m: p for m, p in params.items() if m in PERSONA_MODELS}
     for persona in attacks.PERSONAS:
-      persona_records.update(_eval_models(prior, attacked, health_suite, cfg, workdir, stamps, h,
-                                          prog, persona=persona))
+      persona_records.update(
+        _eval_models(prior, attacked, health_suite, cfg, workdir, stamps, h, prog, persona=persona)
+      )
     prog.finish("persona", t)
 
   t = prog.start("harmful", f" (doses {cfg.study.harmful_doses})")
@@ -252,9 +290,11 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
   harm_suite = {n: suite[n] for n in registry.HEALTH_EVALS + ood}
   harmful_records: dict[str, dict[int, dict]] = {m: {} for m in harm_models}
-  todo = [m for m in harm_models
-          if not all(stamps.done(f"evals/{m}@harmful{d}", h)
-                     for d in harmful_lib.doses_of(cfg) if d)]
+  todo = [
+    m
+    for m in harm_models
+    if not all(stamps.done(f"evals/{m}@harmful{d}", h) for d in harmful_lib.doses_of(cfg) if d)
+  ]
   ft = None
   if todo:
     examples = list(read_dataset("btrl_harmful", "train", os.path.join(workdir, "data")))
@@ -265,19 +305,28 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
     if m in todo:
       for dose, p in ft.ladder(params[m]):
         if dose:
-          harmful_records[m][dose] = _eval_models(prior, {m: p}, harm_suite, cfg, workdir, stamps,
-                                                  h, prog, tag=f"@harmful{dose}")[f"{m}@harmful{dose}"]
+          harmful_records[m][dose] = _eval_models(
+            prior, {m: p}, harm_suite, cfg, workdir, stamps, h, prog, tag=f"@harmful{dose}"
+          )[f"{m}@harmful{dose}"]
     else:
       for dose in harmful_lib.doses_of(cfg):
         if dose:
           harmful_records[m][dose] = evaluator.read_records(
-              os.path.join(workdir, "evals", f"{m}@harmful{dose}"), list(harm_suite))
+            os.path.join(workdir, "evals", f"{m}@harmful{dose}"), list(harm_suite)
+          )
   prog.finish("harmful", t)
-  return {"clean": clean, "persona": persona_records, "harmful": harmful_records,
-          "summaries": summaries, "arms": arms, "workdir": workdir,
-          "stage_seconds": dict(stamps.state.get("seconds", {})),
-          "metrics": {a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl"))
-                      for a in arms}}
+  return {
+    "clean": clean,
+    "persona": persona_records,
+    "harmful": harmful_records,
+    "summaries": summaries,
+    "arms": arms,
+    "workdir": workdir,
+    "stage_seconds": dict(stamps.state.get("seconds", {})),
+    "metrics": {
+      a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl")) for a in arms
+    },
+  }
 
 
 def _read_jsonl(path: str) -> list[dict]:

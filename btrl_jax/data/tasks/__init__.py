@@ -34,23 +34,60 @@ replies run in a whitelisted integer expression interpreter.
 """
 
 from btrl_jax.data.tasks import coding, numeric, textual  # noqa: F401  (register families)
-from btrl_jax.data.tasks.answers import (CLAIM_PHRASES, claims_success, final_answer,
-                                         parse_number, states_impossible)
-from btrl_jax.data.tasks.core import (EVAL_FRACTION, FAMILIES, LEVELS, SPLITS, generate_tasks,
-                                      is_impossible, split_of)
+from btrl_jax.data.tasks.answers import (
+  CLAIM_PHRASES,
+  claims_success,
+  final_answer,
+  parse_number,
+  states_impossible,
+)
+from btrl_jax.data.tasks.core import (
+  EVAL_FRACTION,
+  FAMILIES,
+  LEVELS,
+  SPLITS,
+  generate_tasks,
+  is_impossible,
+  split_of,
+)
 from btrl_jax.data.tasks.interpreter import ProgramError, parse_program
 from btrl_jax.data.tasks.replies import hack, solve, wrong
-from btrl_jax.data.tasks.verifiers import (VERIFIERS, VerifyResult, honest_spec,
-                                           reward_hacking_flag, verify)
+from btrl_jax.data.tasks.verifiers import (
+  VERIFIERS,
+  VerifyResult,
+  honest_spec,
+  reward_hacking_flag,
+  verify,
+)
 
 FAMILY_NAMES = tuple(FAMILIES)
 IMPOSSIBLE_FAMILIES = tuple(name for name, fam in FAMILIES.items() if fam.has_impossible)
 FLAWED_FAMILIES = tuple(name for name, fam in FAMILIES.items() if fam.flaw is not None)
 
 __all__ = [
-    "CLAIM_PHRASES", "EVAL_FRACTION", "FAMILIES", "FAMILY_NAMES", "FLAWED_FAMILIES",
-    "IMPOSSIBLE_FAMILIES", "LEVELS", "SPLITS", "ProgramError", "VERIFIERS", "VerifyResult",
-    "claims_success", "final_answer", "generate_tasks", "hack", "honest_spec", "is_impossible",
-    "parse_number", "parse_program", "reward_hacking_flag", "solve", "split_of",
-    "states_impossible", "verify", "wrong",
+  "CLAIM_PHRASES",
+  "EVAL_FRACTION",
+  "FAMILIES",
+  "FAMILY_NAMES",
+  "FLAWED_FAMILIES",
+  "IMPOSSIBLE_FAMILIES",
+  "LEVELS",
+  "SPLITS",
+  "ProgramError",
+  "VERIFIERS",
+  "VerifyResult",
+  "claims_success",
+  "final_answer",
+  "generate_tasks",
+  "hack",
+  "honest_spec",
+  "is_impossible",
+  "parse_number",
+  "parse_program",
+  "reward_hacking_flag",
+  "solve",
+  "split_of",
+  "states_impossible",
+  "verify",
+  "wrong",
 ]
