@@ -77,6 +77,13 @@ def data_to_key(data: jax.Array, impl: str | None = None) -> jax.Array:
   return jax.random.wrap_key_data(data, impl=impl)
 
 
+def restore_target(tree: PyTree) -> PyTree:
+  """The abstract restore target of a live (or `jax.eval_shape`-d) state whose leaves carry
+  this run's shardings: `jax.ShapeDtypeStruct(shape, dtype, sharding=...)` per leaf, so a
+  checkpoint written by any number of processes on any mesh is read onto this one."""
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
+
+
 class Checkpointer:
   """Saves and restores ``(state, meta)`` pairs by training step.
 

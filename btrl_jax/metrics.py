@@ -1,4 +1,12 @@
-"""Run metrics: one JSON line per logged step plus TensorBoard event files."""
+"""Run metrics: one JSON line per logged step plus TensorBoard event files.
+
+A resumed run restarts from its last checkpoint, so the steps it logged after that
+checkpoint (before it was killed) are logged again. To keep exactly one row per step,
+the writer is told the step the run starts from: `metrics.jsonl` is rewritten without
+the rows after it, and TensorBoard (whose event files are append-only) gets a
+`purge_step`, a marker TensorBoard honours by discarding the older events at and after
+that step.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +17,48 @@ import time
 from tensorboardX import SummaryWriter
 
 
-class MetricsWriter:
-  """Appends to `workdir/metrics.jsonl` (resumed runs continue the file) and writes
-  TensorBoard scalars to `workdir/tb/`. Only numbers go to TensorBoard. In a
-  multi-process run only process 0 writes (the others' writers are disabled)."""
+def truncate_jsonl(path: str, after_step: int) -> None:
+  """Drops the rows of a JSONL file whose `step` is above `after_step` (atomically: the
+  kept rows are written to a temporary file that replaces the original)."""
+  if not os.path.exists(path):
+    return
+  with open(path, encoding="utf-8") as f:
+    lines = [line for line in f if line.strip()]
+  kept = [line for line in lines if json.loads(line).get("step", 0) <= after_step]
+  if len(kept) == len(lines):
+    return
+  tmp = f"{path}.tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.writelines(line if line.endswith("\n") else line + "\n" for line in kept)
+  os.replace(tmp, path)
 
-  def __init__(self, workdir: str, enabled: bool = True):
+
+class MetricsWriter:
+  """Appends to `workdir/metrics.jsonl` and writes TensorBoard scalars to `workdir/tb/`.
+
+  `start_step`: the step a (possibly resumed) run starts from; rows and events logged
+  after it by an earlier, interrupted attempt are dropped (see the module docstring).
+  None appends to whatever is there. Only numbers go to TensorBoard. In a multi-process
+  run only process 0 writes (the others' writers are disabled)."""
+
+  def __init__(self, workdir: str, enabled: bool = True, start_step: int | None = None):
     from btrl_jax import parallel
 
     self.enabled = enabled and parallel.is_lead()
     if self.enabled:
       os.makedirs(workdir, exist_ok=True)
-      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", encoding="utf-8")
-      self._tb = SummaryWriter(os.path.join(workdir, "tb"))
+      path = os.path.join(workdir, "metrics.jsonl")
+      if start_step is not None:
+        truncate_jsonl(path, start_step)
+      self._jsonl = open(path, "a", encoding="utf-8")
+      tb_dir = os.path.join(workdir, "tb")
+      # purge_step: TensorBoard discards earlier events with step >= it. Only on a restart
+      # over existing event files (a fresh run has nothing to purge).
+      purge = start_step + 1 if start_step is not None and os.path.isdir(tb_dir) else None
+      # Own file name per writer: tensorboardX names files by the second and host, and a
+      # restart within the same second would otherwise overwrite the earlier file.
+      suffix = f".{os.getpid()}.{start_step or 0}"
+      self._tb = SummaryWriter(tb_dir, purge_step=purge, filename_suffix=suffix)
 
   def write(self, step: int, metrics: dict) -> None:
     if not self.enabled:

@@ -272,6 +272,15 @@ def process_max(value: int) -> int:
   return int(np.max(multihost_utils.process_allgather(np.int32(value))))
 
 
+def any_process(flag: bool) -> bool:
+  """Whether `flag` is set on any process: one small cross-process max (the flag itself
+  with one process). Training loops agree on a stop signal with it every step, so that
+  a SIGTERM reaching only some processes still makes every process save the same step
+  (a process that saved alone would wait in the save's collectives while the others ran
+  on into the next step's)."""
+  return process_max(int(bool(flag))) > 0
+
+
 def gather_rows(x: np.ndarray) -> np.ndarray:
   """Concatenates every process's rows, in process order (numbers only: rewards, lengths)."""
   if jax.process_count() == 1:

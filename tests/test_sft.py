@@ -80,6 +80,12 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path, corpus):
     jax.tree.map(np.testing.assert_array_equal, _params(resumed), _params(straight))
   rows = read_metrics(str(tmp_path / "a" / "metrics.jsonl"))
   assert [r["step"] for r in rows] == list(range(1, 13))
+  # One row per step after a resume too: "c" logged 5-7 before crashing at 7 and resumed
+  # from 4; the rows after 4 were dropped and logged again, with the same values.
+  for run in ("b", "c"):
+    again = read_metrics(str(tmp_path / run / "metrics.jsonl"))
+    assert [r["step"] for r in again] == list(range(1, 13)), run
+    assert [r["loss"] for r in again] == [r["loss"] for r in rows], run
   assert {"loss", "grad_norm", "lr", "tokens_per_s"} <= rows[0].keys()
   assert os.listdir(tmp_path / "a" / "tb")  # TensorBoard event files
 

@@ -29,36 +29,17 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from btrl_jax import parallel
-from btrl_jax.checkpoint import Checkpointer, StopSignal
+from btrl_jax.checkpoint import Checkpointer, StopSignal, restore_target
 from btrl_jax.data.builtin import CORPORA
 from btrl_jax.data.jsonl import DataError, import_examples
 from btrl_jax.data.pipeline import sft_batches
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.metrics import MetricsWriter
 from btrl_jax.models import build, causal_mask, param_count
-from btrl_jax.policy import abstract_state
 from btrl_jax.tokenizer import PAD_ID, Tokenizer
+from btrl_jax.train_state import sft_lr_schedule, sft_optimizer
 
 Array = jax.Array
-
-
-def lr_schedule(sft: ml_collections.ConfigDict) -> optax.Schedule:
-  return optax.warmup_cosine_decay_schedule(
-    init_value=0.0,
-    peak_value=sft.learning_rate,
-    warmup_steps=sft.warmup_steps,
-    decay_steps=sft.steps,
-    end_value=sft.learning_rate * sft.end_lr_fraction,
-  )
-
-
-def make_optimizer(sft: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  schedule = lr_schedule(sft)
-  decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)
-  return optax.chain(
-    optax.clip_by_global_norm(sft.grad_clip) if sft.grad_clip > 0 else optax.identity(),
-    optax.adamw(schedule, b1=sft.b1, b2=sft.b2, weight_decay=sft.weight_decay, mask=decay_mask),
-  )
 
 
 def token_loss(logits: Array, targets: Array, weights: Array) -> tuple[Array, Array]:
@@ -96,7 +77,7 @@ class SFTTrainer:
   def __init__(self, cfg: ml_collections.ConfigDict, mesh=None):
     self.cfg = cfg
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
-    self.tx = make_optimizer(cfg.sft)
+    self.tx = sft_optimizer(cfg.sft)
     abstract = nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed))
     self.graphdef, abstract_params, self.rest = nnx.split(abstract, nnx.Param, ...)
     self.param_shardings = parallel.state_shardings(abstract_params, self.mesh)
@@ -186,7 +167,9 @@ def train(
   )
   state = trainer.init()
   if (latest := ckpt.latest_step()) is not None:
-    saved, meta = ckpt.restore(latest, target=abstract_state(cfg, "sft")[1])
+    # Onto this run's shardings, whatever process count and mesh wrote the checkpoint.
+    target = restore_target({"params": state.params, "opt_state": state.opt_state})
+    saved, meta = ckpt.restore(latest, target=target)
     state = TrainState(saved["params"], saved["opt_state"], latest)
     it.set_state(meta["data_iterator"])
   meta = {
@@ -195,7 +178,7 @@ def train(
     "kind": "sft",
     "params": param_count(trainer.model(state.params)),
   }
-  writer = MetricsWriter(workdir)
+  writer = MetricsWriter(workdir, start_step=state.step)  # drops rows logged after it
   last = cfg.sft.steps if stop_at is None else min(stop_at, cfg.sft.steps)
   bar = tqdm(
     total=cfg.sft.steps,
@@ -211,13 +194,15 @@ def train(
       state, metrics = trainer.step(state, batch)
       tokens_seen += int((batch["tokens"] != tok.pad_id).sum())
       bar.update(1)
-      at_end = state.step == last or stop.requested
+      # Every process stops at the same step, even when the signal reached only some.
+      stopping = parallel.any_process(stop.requested)
+      at_end = state.step == last or stopping
       if state.step % cfg.sft.log_every == 0 or at_end:
         m = {k: float(v) for k, v in metrics.items()}
         elapsed = time.perf_counter() - t0
         # The update of step s used the schedule's value at count s - 1.
         m.update(
-          lr=float(lr_schedule(cfg.sft)(state.step - 1)),
+          lr=float(sft_lr_schedule(cfg.sft)(state.step - 1)),
           tokens_per_s=tokens_seen / max(elapsed, 1e-9),
         )
         writer.write(state.step, m)
@@ -232,7 +217,7 @@ def train(
           dict(meta, data_iterator=it.get_state(), step=state.step),
           force=True,
         )
-      if stop.requested:
+      if stopping:
         break
   bar.close()
   writer.close()

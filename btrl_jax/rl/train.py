@@ -24,12 +24,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from btrl_jax import parallel
-from btrl_jax.checkpoint import Checkpointer, StopSignal, data_to_key, key_to_data
+from btrl_jax.checkpoint import (
+  Checkpointer,
+  StopSignal,
+  data_to_key,
+  key_to_data,
+  restore_target,
+)
 from btrl_jax.config import ARMS  # noqa: F401  (re-exported)
 from btrl_jax.data import taxonomy
 from btrl_jax.data.pipeline import MixtureConfig, rl_prompt_batches
 from btrl_jax.data.tfds_builders import read_dataset
-from btrl_jax.metrics import MetricsWriter
+from btrl_jax.metrics import MetricsWriter, truncate_jsonl
 from btrl_jax.policy import load_policy
 from btrl_jax.rl.advantages import dead_group_mask
 from btrl_jax.rl.learner import Learner, RLError
@@ -142,12 +148,7 @@ def train(
   if (latest := ckpt.latest_step()) is not None:
     # Restored straight onto this run's shardings, whatever mesh wrote the checkpoint.
     target = {"params": params, "opt_state": opt_state, "key": key_to_data(base_key, learner.mesh)}
-    saved, meta = ckpt.restore(
-      latest,
-      target=jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), target
-      ),
-    )
+    saved, meta = ckpt.restore(latest, target=restore_target(target))
     params, opt_state = saved["params"], saved["opt_state"]
     base_key, step = data_to_key(saved["key"]), latest
     it.set_state(meta["data_iterator"])
@@ -159,9 +160,14 @@ def train(
     "prior": os.path.abspath(prior_path),
     "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode(),
   }
-  writer = MetricsWriter(out)  # process 0 only, as are samples.jsonl and summary.json
+  # Process 0 only, as are samples.jsonl and summary.json. Both JSONL files lose the rows an
+  # interrupted attempt logged after the checkpoint this run starts from: one row per step.
+  writer = MetricsWriter(out, start_step=step)
   lead = parallel.is_lead()
-  samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8") if lead else None
+  samples = None
+  if lead:
+    truncate_jsonl(os.path.join(out, "samples.jsonl"), step)
+    samples = open(os.path.join(out, "samples.jsonl"), "a", encoding="utf-8")
   bar = tqdm(
     total=rl.steps,
     initial=step,
@@ -218,14 +224,16 @@ def train(
           f"{bad_in_row} updates in a row had non-finite loss or gradients; "
           f"stopping at step {step} (last good checkpoint kept)"
         )
-      if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stop.requested:
+      # Every process stops at the same step, even when the signal reached only some.
+      stopping = parallel.any_process(stop.requested)
+      if step % cfg.checkpoint.every_steps == 0 or step == rl.steps or stopping:
         ckpt.save(
           step,
           {"params": params, "opt_state": opt_state, "key": key_to_data(base_key, learner.mesh)},
           dict(meta, step=step, data_iterator=it.get_state(), totals=totals),
           force=True,
         )
-      if stop.requested:
+      if stopping:
         break
   bar.close()
   writer.close()
