@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 
 import ml_collections
 from absl import app, flags, logging
@@ -234,21 +235,36 @@ def _distributed_section() -> dict | None:
 
 
 def main(argv: list[str]) -> None:
+  """Runs one command. The project's own usage, config and input errors exit 2 with one
+  line; anything else (RLError, an XLA runtime error, a bug) is a runtime failure: its
+  traceback, then exit 1."""
   command = argv[1]
   try:
-    from btrl_jax import parallel
+    try:
+      from btrl_jax import parallel
 
-    # config.distributed.*, else BTRL_COORDINATOR=... / BTRL_AUTO_DISTRIBUTED=1
-    parallel.maybe_initialize_distributed(config=_distributed_section())
-    globals()[f"cmd_{command}"](argv)
-  except DataError as e:
-    errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]
-    _fail(errors[0] + (f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""))
-  except (UsageError, ConfigError, FileNotFoundError) as e:
-    _fail(str(e))
-  except RuntimeError as e:  # e.g. RLError: too many non-finite updates; checkpoints kept
-    print(f"btrl: {command} failed: {e}", file=sys.stderr)
-    sys.exit(1)
+      # config.distributed.*, else BTRL_COORDINATOR=... / BTRL_AUTO_DISTRIBUTED=1
+      parallel.maybe_initialize_distributed(config=_distributed_section())
+      globals()[f"cmd_{command}"](argv)
+    except DataError as e:
+      errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]
+      _fail(errors[0] + (f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""))
+    except (UsageError, ConfigError, FileNotFoundError) as e:
+      _fail(str(e))
+    except Exception:  # noqa: BLE001 - every runtime failure: shown whole, exit 1
+      traceback.print_exc()
+      print(f"btrl: {command} failed (traceback above)", file=sys.stderr)
+      sys.exit(1)
+  except SystemExit as e:
+    jax = sys.modules.get("jax")
+    if e.code and jax is not None and jax.distributed.is_initialized():
+      # A multi-process run: the others may be waiting for this process in a collective,
+      # and the distributed client's threads can keep the interpreter from exiting. Leave
+      # now, so the launcher sees the failure and stops them.
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(e.code if isinstance(e.code, int) else 1)
+    raise
 
 
 def run() -> None:
