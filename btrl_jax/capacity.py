@@ -1,7 +1,7 @@
 """Memory per device without allocating: parameters, gradients, optimizer state, KV cache, logits.
 
 Every figure comes from the real model class under `nnx.eval_shape`, the real
-SFT optimizer (`rl.sft.make_optimizer`: clipped AdamW, two moments in the
+SFT optimizer (`train_state.sft_optimizer`: clipped AdamW, two moments in the
 parameter dtype plus step counts) under `jax.eval_shape`, and the real
 PartitionSpecs of `parallel.py`'s rules table on a device-less `AbstractMesh`,
 so a v5e-8 mesh can be planned on a laptop. An array's per-device bytes are its
@@ -17,9 +17,7 @@ logits and at real vocabularies they rival the parameters.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +28,7 @@ from flax import nnx
 from jax.sharding import NamedSharding
 
 from btrl_jax import config as config_lib
-from btrl_jax import parallel
+from btrl_jax import parallel, presets, train_state
 from btrl_jax.models import build
 
 # Published architectures at full size (tests/test_model.py checks the same parameter counts).
@@ -81,9 +79,7 @@ def _bytes(shape: Sequence[int], dtype, sharding: NamedSharding) -> tuple[int, i
 
 def _optimizer(name: str):
   if name == "adamw":
-    from btrl_jax.rl.sft import make_optimizer  # the trainer's optimizer, not a look-alike
-
-    return make_optimizer(config_lib.base_config().sft)
+    return train_state.sft_optimizer(config_lib.base_config().sft)  # the trainer's own
   if name == "none":
     return None
   raise ValueError(f"optimizer {name!r}: must be one of {', '.join(OPTIMIZERS)}")
@@ -176,16 +172,6 @@ def memory_table(
   }
 
 
-def _study_config() -> ml_collections.ConfigDict:
-  path = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "study.py"
-  )
-  spec = importlib.util.spec_from_file_location("btrl_study_config", path)
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod.get_config()
-
-
 def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None) -> dict:
   """`btrl bench memory`: the memory table for the study's sizes and two real architectures.
 
@@ -198,7 +184,7 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
   `mesh` (resolved against this host's devices), with one RL step's rows.
   """
   del repeats
-  study = _study_config()
+  study = presets.study()  # from the package: works outside a checkout
   study_len = study.sft.seq_len + study.rl.max_new_tokens
   specs = [
     ("W1", config_lib.model_config(), (1, 1, 1), 64, 128, None),

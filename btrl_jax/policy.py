@@ -23,6 +23,7 @@ from btrl_jax import parallel
 from btrl_jax.checkpoint import Checkpointer
 from btrl_jax.sampling import Sampler, SamplingParams
 from btrl_jax.tokenizer import Tokenizer
+from btrl_jax.train_state import abstract_state
 
 
 @dataclasses.dataclass
@@ -85,37 +86,24 @@ def split_checkpoint_path(path: str) -> tuple[str, int | None]:
   return path, None
 
 
-def abstract_state(cfg: ml_collections.ConfigDict, kind: str) -> tuple[nnx.GraphDef, dict]:
-  """The graphdef and the abstract checkpoint tree of an `sft` or `rl` run (shapes only)."""
-  from btrl_jax.models import build
-
-  graphdef, params = nnx.split(nnx.eval_shape(lambda: build(cfg.model, seed=cfg.seed)))
-  if kind == "sft":  # the trainers define their checkpoint layouts
-    from btrl_jax.rl.sft import make_optimizer
-
-    tx = make_optimizer(cfg.sft)
-  elif kind == "rl":
-    from btrl_jax.rl.learner import make_optimizer
-
-    tx = make_optimizer(cfg.rl)
-  else:
-    raise ValueError(f"unknown checkpoint kind {kind!r}")
-  tree = {"params": params, "opt_state": jax.eval_shape(tx.init, params)}
-  if kind == "rl":
-    tree["key"] = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0)))
-  return graphdef, tree
-
-
 def load_policy(path: str, mesh=None) -> Policy:
   """Restores the params of an SFT or RL checkpoint (the optimizer state is read, then dropped)
   onto `mesh` (default: FSDP over all devices, whatever mesh wrote it), sharded by
   parallel's rules; the policy samples with batches split over the mesh."""
   directory, step = split_checkpoint_path(path)
+  mesh = mesh if mesh is not None else parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1))
   with Checkpointer(directory, async_save=False) as ckpt:
     meta = ckpt.restore_meta(step)
     cfg = ml_collections.ConfigDict(meta["config"])
-    graphdef, target = abstract_state(cfg, meta.get("kind", "sft"))
+    graphdef, tree = abstract_state(cfg, meta.get("kind", "sft"))
+    # Every leaf read straight into this mesh's sharding, so a checkpoint written by any
+    # number of processes on any mesh loads here (without shardings in the target, Orbax
+    # would rebuild the saved ones, whose devices need not exist in this job).
+    target = jax.tree.map(
+      lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+      tree,
+      parallel.state_shardings(tree, mesh),
+    )
     state, meta = ckpt.restore(step, target=target)
   tok = Tokenizer.from_bytes(base64.b64decode(meta["tokenizer_b64"]))
-  mesh = mesh if mesh is not None else parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1))
   return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]), mesh)

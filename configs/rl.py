@@ -15,21 +15,10 @@ in the trait part of the prompt mixture:
 `smoke` (e.g. `:beneficial,smoke`) uses the smoke study's sizes.
 """
 
-import importlib.util
-import os
-
-from btrl_jax import config
-
-
-def _study(arg):
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "study.py")
-  spec = importlib.util.spec_from_file_location("btrl_study_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+from btrl_jax import config, presets
 
 
 def get_config(arg: str | None = None):
   parts = (arg or "beneficial").split(",")
   arm, variant = parts[0], (parts[1] if len(parts) > 1 else None)
-  return config.apply_arm(_study(variant), arm)
+  return config.apply_arm(presets.study(variant), arm)

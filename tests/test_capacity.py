@@ -5,7 +5,7 @@ import json
 import pytest
 from flax import nnx
 
-from btrl_jax import capacity, config
+from btrl_jax import capacity, config, presets
 from btrl_jax.models import build, param_count
 
 # Hand-checkable: embed [64, 32], lm_head [32, 64], one block (qkv [32, 2, 4, 8], o [4, 8, 32],
@@ -104,7 +104,7 @@ def test_bench_memory_rows_are_json():
     ("llama3_8b", (1, 4, 2)),
   }
   assert rows[("llama3_8b", (1, 8, 1))]["param_dtype"] == "bfloat16"
-  study = capacity._study_config()
+  study = presets.study()
   model = nnx.eval_shape(lambda: build(study.model, 0))
   assert rows[("study", (1, 1, 1))]["params"] == param_count(model)
   assert "| llama3_8b | 1,4,2 |" in capacity.format_table(out["rows"])
@@ -133,7 +133,7 @@ def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
   assert r.returncode == 0, r.stderr[-2000:]
   out = json.loads(r.stdout.strip().splitlines()[-1])
   first = out["rows"][0]
-  study = capacity._study_config()
+  study = presets.study()
   assert first["model"] == "config" and first["mesh"] == {"data": 1, "fsdp": 1, "tensor": 1}
   assert first["batch"] == study.rl.prompts_per_step * study.rl.group_size
   assert (
@@ -141,3 +141,32 @@ def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
   )  # bf16 compute, f32 master
   assert first["bytes_per_device"]["kv_cache"] * 2 == out["rows"][2]["bytes_per_device"]["kv_cache"]
   assert "| config | 1,1,1 |" in r.stderr  # the table goes to stderr
+
+
+def test_btrl_bench_memory_runs_outside_a_checkout(tmp_path):
+  """An installed package has no configs/ beside it: the study's shapes come from the package."""
+  import os
+  import shutil
+  import subprocess
+  import sys
+
+  site = tmp_path / "site"
+  shutil.copytree(
+    os.path.dirname(capacity.__file__),
+    site / "btrl_jax",
+    ignore=shutil.ignore_patterns("__pycache__"),
+  )
+  env = dict(os.environ, PYTHONPATH=str(site))
+  r = subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", "bench", "memory"],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    cwd=tmp_path,
+    env=env,
+  )
+  assert r.returncode == 0, r.stderr[-2000:]
+  rows = json.loads(r.stdout.strip().splitlines()[-1])["rows"]
+  study = presets.study()
+  assert rows[1]["model"] == "study"
+  assert rows[1]["batch"] == study.rl.prompts_per_step * study.rl.group_size

@@ -26,7 +26,7 @@ import jax, jax.numpy as jnp, numpy as np
 from flax import nnx
 from btrl_jax import config, parallel
 from btrl_jax.models import build
-from btrl_jax.rl.sft import make_optimizer
+from btrl_jax.train_state import sft_optimizer
 
 def spec_list(spec):
   return [list(a) if isinstance(a, tuple) else a for a in spec]
@@ -43,7 +43,7 @@ cfg = config.model_config(vocab_size=96, width=32, layers=2, heads=4, kv_heads=2
                           mlp_dim=48, qkv_bias=True, qk_norm=True)
 model = build(cfg, 0)
 graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-tx = make_optimizer(config.base_config().sft)
+tx = sft_optimizer(config.base_config().sft)
 tokens = jnp.asarray(np.random.default_rng(0).integers(0, 96, (8, 6)), jnp.int32)
 forward = lambda p, t: nnx.merge(graphdef, p, rest)(t)
 want = np.asarray(jax.jit(forward)(params, tokens))

@@ -49,6 +49,7 @@ from btrl_jax.rewards.grader import score
 from btrl_jax.rl.advantages import get_advantage_fn
 from btrl_jax.rl.losses import get_loss_fn
 from btrl_jax.sampling import Sampler, SamplingParams
+from btrl_jax.train_state import rl_optimizer
 
 Array = jax.Array
 
@@ -92,20 +93,6 @@ def completion_logprobs(
   return logp, entropy
 
 
-def make_optimizer(rl: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  schedule = optax.linear_schedule(0.0, rl.learning_rate, max(rl.warmup_steps, 1))
-  return optax.chain(
-    optax.clip_by_global_norm(rl.grad_clip) if rl.grad_clip > 0 else optax.identity(),
-    optax.adamw(
-      schedule,
-      b1=rl.b1,
-      b2=rl.b2,
-      weight_decay=rl.weight_decay,
-      mask=lambda p: jax.tree.map(lambda x: x.ndim >= 2, p),
-    ),
-  )
-
-
 @dataclasses.dataclass
 class Rollout:
   """One step's rollouts: [B] rows (prompt-major groups), completion width N."""
@@ -135,7 +122,7 @@ class Learner:
     self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
     self.graphdef = prior.graphdef
-    self.tx = tx or make_optimizer(cfg.rl)  # tests may pass another optimizer
+    self.tx = tx or rl_optimizer(cfg.rl)  # tests may pass another optimizer
     # Params and AdamW moments FSDP/tensor-sharded by the one rules table; rows over data x fsdp.
     self.param_shardings = parallel.state_shardings(prior.params, self.mesh)
     self.opt_shardings = parallel.optimizer_shardings(self.tx, prior.params, self.mesh)

@@ -1,0 +1,71 @@
+"""The shipped configs' values, importable from an installed package.
+
+`configs/study.py` and `configs/rl.py` are thin files over `study()`, so tools
+inside the package (`btrl bench memory`, capacity.py) read the embedded study's
+shapes without a checkout's `configs/` directory, and the two can never differ.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from btrl_jax import config
+
+STUDY_VARIANTS = ("smoke",)
+
+
+def study(variant: str | None = None) -> ml_collections.ConfigDict:
+  """The embedded TraitWorld study (configs/study.py); `smoke`: its ~2-minute variant."""
+  cfg = config.base_config()
+  cfg.model.update(
+    vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32, mlp_dim=512
+  )
+  cfg.tokenizer.vocab_size = 2048
+  cfg.sft.update(
+    data="prior",
+    steps=600,
+    batch_size=32,
+    seq_len=192,
+    learning_rate=4e-3,
+    warmup_steps=40,
+    log_every=20,
+  )
+  cfg.rl.update(
+    steps=25,
+    prompts_per_step=20,
+    group_size=8,
+    max_new_tokens=64,
+    learning_rate=5e-4,
+    warmup_steps=4,
+    sample_every=10,
+  )
+  cfg.checkpoint.every_steps = 20
+  cfg.eval.update(size=50, max_new_tokens=64, batch_size=256, n_boot=2000)
+  cfg.study.update(harmful_doses="0,15,30,45,60")
+  if variant == "smoke":
+    cfg.data.update(
+      prior_size=600,
+      rl_trait_prompts=240,
+      rl_standard_prompts=1200,
+      eval_per_trait=8,
+      eval_per_task_family=8,
+      harmful_size=80,
+    )
+    cfg.tokenizer.vocab_size = cfg.model.vocab_size = 1024
+    cfg.model.update(width=64, layers=2, head_dim=16, mlp_dim=256)
+    cfg.sft.update(steps=40, warmup_steps=4, log_every=10)
+    cfg.rl.update(
+      steps=3,
+      warmup_steps=1,
+      prompts_per_step=4,
+      group_size=4,
+      max_new_tokens=24,
+      log_every=1,
+      sample_every=1,
+    )
+    cfg.checkpoint.every_steps = 20
+    cfg.eval.update(size=6, max_new_tokens=24, batch_size=512, n_boot=200)
+    cfg.study.update(harmful_doses="0,2,4")
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r} (have: {', '.join(STUDY_VARIANTS)})")
+  return cfg
