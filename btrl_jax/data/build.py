@@ -5,10 +5,15 @@ Datasets (array_record under `W/data/<name>/<version>/`, JSON records):
   btrl_rl_prompts  trait, standard  RL prompts: trait scenarios with rubrics (all
                                     domains; arms filter) and standard tasks with
                                     (partly flawed) verifier specs, train split
-  btrl_evals       trait, tasks     held-out trait scenarios (eval templates and
-                                    slot values) and standard tasks with honest
-                                    verifiers, impossible variants included
   btrl_harmful     train            harmful fine-tune conversations (attack split)
+
+No eval dataset is built: the evaluator regenerates every eval from the registry
+(evals/registry.py, `evaluator.load_suite`), the one source of eval truth, and a
+test checks that the training and attack splits are disjoint from exactly that.
+The tokenizer is trained on the training splits only (`TOKENIZER_SPLITS`: the
+prior corpus and the RL prompts), never on eval or attack text, so no piece
+exists because an eval or the harmful fine-tune data needed it; text outside its
+pieces still encodes (byte fallback).
 
 Everything is keyed by a hash of the data config, the seed and the generator
 version: a second call with the same config reuses what is there; a changed
@@ -29,20 +34,20 @@ import time
 import ml_collections
 
 from btrl_jax import parallel
-from btrl_jax.data import corpus, scenarios, tasks, taxonomy
+from btrl_jax.data import corpus
 from btrl_jax.data.jsonl import export_examples
 from btrl_jax.data.pipeline import derive_seed, traitworld_rl_prompts
 from btrl_jax.data.tfds_builders import build_dataset, read_dataset
 from btrl_jax.tokenizer import Tokenizer
 
-GENERATOR_VERSION = "traitworld-1"
+GENERATOR_VERSION = "traitworld-2"  # 2: no btrl_evals; tokenizer on train text only
 ARM_KEYS = ("trait_fraction", "trait_domains", "exclude_domains", "helpfulness_control")
 SPLITS = {
   "btrl_prior": ("train",),
   "btrl_rl_prompts": ("trait", "standard"),
-  "btrl_evals": ("trait", "tasks"),
   "btrl_harmful": ("train",),
 }
+TOKENIZER_SPLITS = {"btrl_prior": ("train",), "btrl_rl_prompts": ("trait", "standard")}
 
 
 @dataclasses.dataclass
@@ -68,29 +73,6 @@ def data_hash(cfg: ml_collections.ConfigDict) -> str:
   return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def eval_examples(cfg: ml_collections.ConfigDict) -> dict[str, list[dict]]:
-  """Held-out trait scenarios (every trait, eval split) and honest standard-task evals."""
-  d, seed = cfg.data, cfg.seed
-  trait = []
-  for t in taxonomy.TRAIT_IDS:
-    trait += scenarios.generate_scenarios(
-      "eval", d.eval_per_trait, derive_seed(seed, f"eval:{t}"), traits=[t]
-    )
-  task_evals = []
-  for family in tasks.FAMILY_NAMES:
-    n = d.eval_per_task_family
-    task_evals += tasks.generate_tasks(family, "eval", n, derive_seed(seed, f"eval-task:{family}"))
-    if family in tasks.IMPOSSIBLE_FAMILIES:
-      task_evals += tasks.generate_tasks(
-        family,
-        "eval",
-        max(1, n // 4),
-        derive_seed(seed, f"eval-impossible:{family}"),
-        impossible=True,
-      )
-  return {"trait": trait, "tasks": task_evals}
-
-
 def _generators(cfg: ml_collections.ConfigDict):
   d, seed = cfg.data, cfg.seed
   rl = {}
@@ -104,13 +86,6 @@ def _generators(cfg: ml_collections.ConfigDict):
       )
     return rl[name]
 
-  evals = {}
-
-  def eval_split(name):
-    if not evals:
-      evals.update(eval_examples(cfg))
-    return evals[name]
-
   return {
     "btrl_prior": {
       "train": lambda: corpus.prior_corpus(
@@ -118,7 +93,6 @@ def _generators(cfg: ml_collections.ConfigDict):
       )
     },
     "btrl_rl_prompts": {s: (lambda s=s: rl_split(s)) for s in SPLITS["btrl_rl_prompts"]},
-    "btrl_evals": {s: (lambda s=s: eval_split(s)) for s in SPLITS["btrl_evals"]},
     "btrl_harmful": {
       "train": lambda: corpus.harmful_corpus(d.harmful_size, derive_seed(seed, "harmful"))
     },
@@ -126,8 +100,8 @@ def _generators(cfg: ml_collections.ConfigDict):
 
 
 def _texts(data_dir: str):
-  """Every message the model will read or write, for the tokenizer."""
-  for name, splits in SPLITS.items():
+  """Every message of the training splits, for the tokenizer (no eval or attack text)."""
+  for name, splits in TOKENIZER_SPLITS.items():
     for split in splits:
       for ex in read_dataset(name, split, data_dir):
         for m in ex["messages"]:

@@ -24,8 +24,9 @@ package metadata next to the builder's source file), so `_info` builds a
 Datasets of the study (names are conventions of `btrl data`, not enforced):
 `btrl_prior` (SFT conversations, split `train`), `btrl_rl_prompts` (splits
 `trait` and `standard`: rubric-graded trait prompts and verifier-graded
-standard tasks), `btrl_evals` (one split per eval set), `btrl_harmful`
-(harmful fine-tune conversations). The builder itself is generic.
+standard tasks), `btrl_harmful` (harmful fine-tune conversations). Evals are
+not stored: the evaluator regenerates them from the registry. The builder
+itself is generic.
 
 Idempotence: the build key (the caller's `config_hash`, else a SHA-256 of the
 split names and every serialised record) is stored in the dataset's
@@ -56,7 +57,7 @@ from btrl_jax.data.jsonl import DataError
 
 RECORD_FIELD = "json"
 HASH_KEY = "content_hash"
-STUDY_DATASETS = ("btrl_prior", "btrl_rl_prompts", "btrl_evals", "btrl_harmful")
+STUDY_DATASETS = ("btrl_prior", "btrl_rl_prompts", "btrl_harmful")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 SplitSource = Sequence[dict] | Callable[[], Iterable[dict]]

@@ -29,7 +29,10 @@ Examples are a pure function of (eval name, size, seed): the unique prompts of a
 eval's slice are enumerated (every template x domain key x slot-value
 combination) and `size` of them are drawn without replacement; an eval whose
 slice has fewer unique prompts than `size` takes all of them (`MIN_PROMPTS`
-is checked by a test at the default size).
+is checked by a test at the default size). This registry is the one source of
+evals: `btrl data` stores none, the evaluator regenerates them here, and the
+disjointness test (tests/test_data_build.py) checks the training and attack
+data against exactly what `evaluator.load_suite` returns for every eval.
 """
 
 from __future__ import annotations
