@@ -9,6 +9,7 @@ import pytest
 from btrl_jax.data import pipeline as pl
 from btrl_jax.data import tfds_builders as tb
 from btrl_jax.data.helpfulness import RUBRIC_TAG, helpfulness_rubric
+from btrl_jax.data.jsonl import DataError
 
 HEALTH = {"health"}
 
@@ -306,3 +307,41 @@ def test_sft_resume_and_shards():
     pl.sft_batches(examples, shard_index=0, shard_count=4, **kw)
   with pytest.raises(ValueError, match="equal-length"):
     pl.sft_batches([([1, 2], [True])], 1, (8,), 0, shard_index=0, shard_count=1)
+
+
+def _example(n, learned):
+  """n tokens valued 100 + position; the loss mask is True on positions `learned`."""
+  mask = np.zeros(n, bool)
+  mask[learned] = True
+  return np.arange(100, 100 + n, dtype=np.int32), mask
+
+
+def test_sft_cut_drops_examples_that_lose_every_learned_token_and_says_so(caplog):
+  examples = [
+    _example(10, slice(5, 10)),  # fits
+    _example(40, slice(20, 40)),  # its only learned turn lies past the cut: dropped
+    _example(40, slice(10, 30)),  # keeps 6 of 20 learned tokens: cut and kept
+    _example(20, slice(0, 5)),  # longer than the bucket, nothing learned is cut
+  ]
+  with caplog.at_level("WARNING"):
+    it = pl.sft_batches(examples, 1, (8, 16), seed=0, shard_index=0, shard_count=1)
+    rows = [next(it) for _ in range(6)]  # two epochs of the three kept examples
+  assert "2 of 4 cut to it and kept, 1 dropped" in caplog.text
+  assert "34 learned tokens cut" in caplog.text
+  assert all(b["loss_mask"].any() for b in rows)  # no row without a learned token
+  assert sorted({int(b["loss_mask"].sum()) for b in rows}) == [5, 6]
+  kept, fit = pl.fit_sft_examples(examples, 16)
+  assert fit == pl.SftFit(4, 16, truncated=(2, 3), dropped=(1,), learned_tokens_cut=20 + 14)
+  assert [len(t) for t, _ in kept] == [10, 16, 16] and [int(m.sum()) for _, m in kept] == [5, 6, 5]
+
+
+def test_sft_cut_errors_when_everything_or_a_users_turn_would_be_lost():
+  lost = [_example(40, slice(20, 40)), _example(30, slice(25, 30))]
+  with pytest.raises(DataError, match="every one of the 2 SFT examples"):
+    pl.sft_batches(lost, 1, (8, 16), shard_index=0, shard_count=1)
+  partly = [_example(10, slice(5, 10)), _example(40, slice(10, 30))]
+  pl.sft_batches(partly, 1, (8, 16), shard_index=0, shard_count=1)  # generated data: cut, logged
+  with pytest.raises(DataError, match=r"SFT example 1: 40 tokens, 14 of its 20 learned .* \(16\)"):
+    pl.sft_batches(partly, 1, (8, 16), shard_index=0, shard_count=1, strict=True)
+  kept, fit = pl.fit_sft_examples(partly[:1], 16, strict=True)  # nothing cut: nothing to reject
+  assert len(kept) == 1 and fit.truncated == fit.dropped == () and fit.learned_tokens_cut == 0

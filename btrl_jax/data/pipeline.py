@@ -35,15 +35,24 @@ a small JSON-able dict (checkpoint it with the model) and `set_state()` resumes
 at exactly the next batch.
 
 SFT batches are padded, not packed: each conversation goes to the smallest
-length bucket that holds it (longer ones are cut to the largest bucket), a
-batch holds one bucket, so a jitted step compiles once per bucket and no
-attention mask has to separate packed documents.
+length bucket that holds it, a batch holds one bucket, so a jitted step
+compiles once per bucket and no attention mask has to separate packed
+documents. A conversation longer than the largest bucket is cut to it
+(`fit_sft_examples`), and nothing is cut silently: an example whose learned
+tokens (loss mask) would all be cut teaches nothing and is dropped; one that
+keeps some is kept, cut; both are counted and logged (a warning naming how
+many examples and learned tokens). It is an error (`DataError`, exit 2) when
+every example would be dropped, and with `strict=True` (user-supplied data,
+e.g. `sft.data=FILE.jsonl`) when any example would lose any learned token:
+the message names the example and the largest bucket, so the user can raise
+`sft.seq_len` or shorten it rather than train on a changed file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fractions
+import logging
 import sys
 import zlib
 from collections.abc import Mapping, Sequence
@@ -54,8 +63,10 @@ import numpy as np
 
 from btrl_jax.data import taxonomy
 from btrl_jax.data.helpfulness import with_helpfulness_rubric
+from btrl_jax.data.jsonl import DataError
 
 _NO_THREADS = grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
+log = logging.getLogger(__name__)
 
 
 def _get(section: Any, key: str, default: Any) -> Any:
@@ -309,29 +320,80 @@ def traitworld_rl_prompts(
 
 
 # ------------------------------------------------------------------ SFT
+@dataclasses.dataclass(frozen=True)
+class SftFit:
+  """What cutting SFT examples to the largest bucket did (see the module docstring)."""
+
+  n_examples: int
+  max_len: int
+  truncated: tuple[int, ...]  # indices of examples cut to max_len that kept learned tokens
+  dropped: tuple[int, ...]  # indices of examples whose learned tokens were all past max_len
+  learned_tokens_cut: int  # learned tokens lost, over truncated and dropped examples
+
+  def summary(self) -> str:
+    return (
+      f"SFT examples longer than the largest length bucket ({self.max_len} tokens): "
+      f"{len(self.truncated)} of {self.n_examples} cut to it and kept, "
+      f"{len(self.dropped)} dropped (all their learned tokens were past it); "
+      f"{self.learned_tokens_cut} learned tokens cut in all"
+    )
+
+
+def fit_sft_examples(
+  examples: Sequence[Any], max_len: int, *, strict: bool = False
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], SftFit]:
+  """Checks and cuts SFT examples to `max_len`: ((tokens, loss_mask) kept, what was cut).
+
+  Raises `DataError` if every example would be dropped, or (`strict`) if any would
+  lose a learned token. Logs a warning when anything is cut.
+  """
+  kept, truncated, dropped, cut = [], [], [], 0
+  for i, ex in enumerate(examples):
+    tokens, mask = (ex["tokens"], ex["loss_mask"]) if isinstance(ex, Mapping) else ex
+    tokens, mask = np.asarray(tokens, np.int32), np.asarray(mask, bool)
+    if tokens.ndim != 1 or tokens.shape != mask.shape or not len(tokens):
+      raise ValueError(
+        f"SFT example {i}: tokens and loss_mask must be equal-length 1-D, "
+        f"got {tokens.shape} and {mask.shape}"
+      )
+    lost = int(mask[max_len:].sum())
+    if strict and lost:
+      raise DataError(
+        f"SFT example {i}: {len(tokens)} tokens, {lost} of its {int(mask.sum())} learned "
+        f"tokens past the largest length bucket ({max_len}); raise sft.seq_len or shorten it"
+      )
+    cut += lost
+    if lost and lost == mask.sum():
+      dropped.append(i)
+      continue
+    if len(tokens) > max_len:
+      truncated.append(i)
+    kept.append((tokens[:max_len], mask[:max_len]))
+  fit = SftFit(len(examples), max_len, tuple(truncated), tuple(dropped), cut)
+  if not kept:
+    raise DataError(
+      f"every one of the {len(examples)} SFT examples has all its learned tokens past the "
+      f"largest length bucket ({max_len}); raise sft.seq_len"
+    )
+  if truncated or dropped:
+    log.warning(fit.summary())
+  return kept, fit
+
+
 class _SftBatches:
   """Global batch index -> padded arrays; the epoch plan is a pure function of (seed, epoch)."""
 
   def __init__(
     self,
-    examples: Sequence[Any],
+    examples: Sequence[tuple[np.ndarray, np.ndarray]],  # fit_sft_examples' output
     batch_size: int,
     buckets: Sequence[int],
     seed: int,
     pad_id: int,
     rows: slice,
   ):
-    self._tokens, self._masks = [], []
-    for i, ex in enumerate(examples):
-      tokens, mask = (ex["tokens"], ex["loss_mask"]) if isinstance(ex, Mapping) else ex
-      tokens, mask = np.asarray(tokens, np.int32), np.asarray(mask, bool)
-      if tokens.ndim != 1 or tokens.shape != mask.shape or not len(tokens):
-        raise ValueError(
-          f"SFT example {i}: tokens and loss_mask must be equal-length 1-D, "
-          f"got {tokens.shape} and {mask.shape}"
-        )
-      self._tokens.append(tokens[: buckets[-1]])  # cut to the largest bucket
-      self._masks.append(mask[: buckets[-1]])
+    self._tokens = [t for t, _ in examples]
+    self._masks = [m for _, m in examples]
     lengths = np.array([len(t) for t in self._tokens])
     which = np.searchsorted(np.asarray(buckets), lengths)  # smallest bucket >= length
     self._members = [np.flatnonzero(which == b) for b in range(len(buckets))]
@@ -379,12 +441,16 @@ def sft_batches(
   pad_id: int = 0,
   shard_index: int | None = None,
   shard_count: int | None = None,
+  *,
+  strict: bool = False,
 ) -> grain.DatasetIterator:
   """Endless, resumable SFT batches: {"tokens": [B, L] int32, "loss_mask": [B, L] bool}.
 
   Examples are `{"tokens", "loss_mask"}` dicts or `(tokens, loss_mask)` pairs
-  (what `Tokenizer.encode_chat` returns). L is the batch's bucket. Every
-  epoch shows every example at least once; a bucket's last partial batch is
+  (what `Tokenizer.encode_chat` returns). L is the batch's bucket. Examples
+  longer than the largest bucket are cut or dropped by `fit_sft_examples`
+  (`strict`: rejected instead), which logs what it cut. Every
+  epoch shows every kept example at least once; a bucket's last partial batch is
   filled from the start of that bucket's order, so every row is a real
   example. `batch_size` is global; each host gets its rows of every batch
   (shards default to jax.process_index()/process_count()).
@@ -399,6 +465,7 @@ def sft_batches(
     raise ValueError(f"batch_size {batch_size} is not divisible by {shard_count} shards")
   per_host = batch_size // shard_count
   rows = slice(shard_index * per_host, (shard_index + 1) * per_host)
-  batcher = _SftBatches(examples_tokenized, batch_size, buckets, seed, pad_id, rows)
+  kept, _ = fit_sft_examples(examples_tokenized, buckets[-1], strict=strict)
+  batcher = _SftBatches(kept, batch_size, buckets, seed, pad_id, rows)
   ds = grain.MapDataset.range(sys.maxsize).map(batcher)
   return iter(ds.to_iter_dataset(_NO_THREADS))
