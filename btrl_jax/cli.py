@@ -87,6 +87,12 @@ def _config(required: bool = True):
       raise UsageError("--config is required")
     return None
   cfg = validate(cfg)
+  from btrl_jax.evals import registry  # above config, so resolved here (config.py docstring)
+
+  try:
+    registry.resolve(cfg.eval.evals)
+  except ValueError as e:
+    raise ConfigError(f"config.eval.evals={cfg.eval.evals!r}: {e}") from None
   import jax
 
   from btrl_jax import parallel

@@ -5,11 +5,18 @@ fields (configs derive, never copy). `validate()` runs once, before anything is
 compiled, and raises `ConfigError` with one line naming the offending key; the
 CLI turns that into exit code 2. The schema below is the single list of keys a
 config may hold: an unknown key is an error, not a silent no-op.
+
+Allowed names come from the registries that own them (losses, advantage
+estimators, KL estimators: rl/losses.py and rl/advantages.py, leaf modules that
+import nothing of btrl_jax), loaded when a config is validated. `eval.evals` is
+resolved against the eval registry by the CLI right after `validate` (the
+registry sits above config: it imports TraitWorld), still before any compile.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fractions
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +34,7 @@ class Spec:
   kind: type | tuple[type, ...]
   lo: float | None = None  # inclusive
   hi: float | None = None  # inclusive
-  choices: tuple[Any, ...] | None = None
+  choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None  # or a registry's names
   check: Callable[[Any], str | None] | None = None  # returns an error or None
 
 
@@ -91,13 +98,37 @@ def _doses(value: str) -> str | None:
   return None
 
 
-def _evals(value: str) -> str | None:
-  from btrl_jax.evals import registry  # the registry imports TraitWorld; load it only when asked
+def _loss_names() -> tuple[str, ...]:
+  from btrl_jax.rl import losses  # a leaf (JAX only); loaded when a config is checked
 
-  try:
-    registry.resolve(value)
-  except ValueError as e:
-    return str(e)
+  return tuple(losses.LOSSES)
+
+
+def _kl_names() -> tuple[str, ...]:
+  from btrl_jax.rl import losses
+
+  return tuple(losses.KL_ESTIMATORS)
+
+
+def _advantage_names() -> tuple[str, ...]:
+  from btrl_jax.rl import advantages
+
+  return tuple(advantages.ADVANTAGES)
+
+
+# The RL prompt mixture puts p trait prompts in every cycle of q <= MIXTURE_MAX_CYCLE
+# prompts, p/q the fraction nearest data.trait_fraction (data/pipeline.py `mixture_cycle`,
+# whose `MixtureConfig.max_cycle` default this is; a test checks that the two agree).
+MIXTURE_MAX_CYCLE = 100
+
+
+def _trait_fraction(value: float) -> str | None:
+  p_q = fractions.Fraction(value).limit_denominator(MIXTURE_MAX_CYCLE)
+  cycle = f"any cycle of at most {MIXTURE_MAX_CYCLE} prompts"
+  if value > 0 and p_q == 0:
+    return f"gives no trait prompt in {cycle} (rounds to 0); use 0 or at least 0.01"
+  if value < 1 and p_q == 1:
+    return f"gives no standard prompt in {cycle} (rounds to 1); use 1 or at most 0.99"
   return None
 
 
@@ -165,7 +196,7 @@ SCHEMA: dict[str, Any] = {
     "corpus_size": _int(1),
   },
   "data": {
-    "trait_fraction": _float(0.0, 1.0),
+    "trait_fraction": _float(0.0, 1.0, check=_trait_fraction),
     "trait_domains": Spec(str, check=lambda v: _domains(v)),
     "exclude_domains": Spec(str, check=lambda v: _domains(v)),
     "helpfulness_control": Spec(bool),
@@ -193,12 +224,13 @@ SCHEMA: dict[str, Any] = {
     "temperature": _float(0.0, 10.0, check=lambda v: None if v > 0 else "must be > 0"),
     "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
     "max_new_tokens": _int(1, 4096),
-    "loss": Spec(str, choices=("grpo", "dr_grpo", "dapo")),
-    "advantage": Spec(str, choices=("grpo", "dr_grpo")),
+    "loss": Spec(str, choices=_loss_names),
+    "advantage": Spec(str, choices=_advantage_names),
     "std_ddof": _int(0, 1),
-    "kl_estimator": Spec(str, choices=("k1", "k3")),
+    "kl_estimator": Spec(str, choices=_kl_names),
     "kl_coef": _float(0.0),
-    "clip_eps": _float(0.0, 1.0),
+    # The losses reject 0 and 1 when they are traced (rl/losses.py); here, before any compile.
+    "clip_eps": _float(0.0, 1.0, check=lambda v: None if 0 < v < 1 else "must be in (0, 1)"),
     "clip_eps_high": _float(0.0, 10.0),
     "inner_epochs": _int(1),
     "minibatches": _int(1),
@@ -215,7 +247,7 @@ SCHEMA: dict[str, Any] = {
   },
   "checkpoint": {"every_steps": _int(1), "keep": _int(1), "async_save": Spec(bool)},
   "eval": {
-    "evals": Spec(str, check=lambda v: _evals(v)),
+    "evals": Spec(str),  # names resolved by the CLI after validate (module docstring)
     "size": _int(1),
     "temperature": _float(0.0, 100.0),
     "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
@@ -384,10 +416,9 @@ def _check_leaf(path: str, value: Any, spec: Spec) -> None:
   if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
     names = "/".join(k.__name__ for k in kinds)
     raise ConfigError(f"config.{path}={value!r}: expected {names}")
-  if spec.choices is not None and value not in spec.choices:
-    raise ConfigError(
-      f"config.{path}={value!r}: must be one of {', '.join(map(str, spec.choices))}"
-    )
+  choices = spec.choices() if callable(spec.choices) else spec.choices
+  if choices is not None and value not in choices:
+    raise ConfigError(f"config.{path}={value!r}: must be one of {', '.join(map(str, choices))}")
   if spec.lo is not None and value < spec.lo:
     raise ConfigError(f"config.{path}={value!r}: must be >= {spec.lo}")
   if spec.hi is not None and value > spec.hi:

@@ -45,6 +45,12 @@ def test_base_and_shipped_configs_validate():
     ("--config.model.nope=1", "config.model.nope"),  # unknown key
     ("--config.tokenizer.vocab_size=100000", "tokenizer.vocab_size"),
     ("--config.mesh.data=0", "mesh.data"),
+    ("--config.rl.clip_eps=0.0", "config.rl.clip_eps=0.0"),  # the losses need 0 < it < 1
+    ("--config.rl.clip_eps=1.0", "config.rl.clip_eps=1.0"),
+    ("--config.data.trait_fraction=0.001", "data.trait_fraction"),  # no trait prompt per cycle
+    ("--config.data.trait_fraction=0.999", "data.trait_fraction"),  # no standard prompt
+    ("--config.rl.loss=ppo", "rl.loss"),
+    ("--config.eval.evals=nope", "eval.evals"),  # the eval registry, checked by the CLI
   ],
 )
 def test_bad_config_exits_2_naming_the_key(override, key, tmp_path):
@@ -53,6 +59,50 @@ def test_bad_config_exits_2_naming_the_key(override, key, tmp_path):
   lines = r.stderr.strip().splitlines()
   assert len(lines) == 1 and key in lines[0] and "Traceback" not in r.stderr, r.stderr
   assert not os.listdir(tmp_path)  # rejected before anything was written or compiled
+
+
+def test_allowed_names_come_from_the_registries(monkeypatch):
+  """A loss or advantage estimator registered by name is a valid config value, no list to edit."""
+  from btrl_jax.rl import advantages, losses
+
+  monkeypatch.setitem(losses.LOSSES, "my_loss", losses.grpo_loss)
+  monkeypatch.setitem(advantages.ADVANTAGES, "my_adv", advantages.grpo_advantages)
+  for key, names in (
+    ("loss", losses.LOSSES),
+    ("advantage", advantages.ADVANTAGES),
+    ("kl_estimator", losses.KL_ESTIMATORS),
+  ):
+    for name in names:
+      cfg = config.base_config()
+      cfg.rl[key] = name
+      config.validate(cfg)
+    cfg = config.base_config()
+    cfg.rl[key] = "nope"
+    with pytest.raises(config.ConfigError, match=f"config.rl.{key}='nope': must be one of"):
+      config.validate(cfg)
+
+
+def test_trait_fraction_check_agrees_with_the_mixture():
+  """validate accepts a trait fraction exactly when the RL mixture can lay out its cycle."""
+  from btrl_jax.data import pipeline
+
+  max_cycle = pipeline.MixtureConfig().max_cycle
+  assert config.MIXTURE_MAX_CYCLE == max_cycle
+  for i in range(0, 4001):
+    fraction = i / 4000
+    cfg = config.base_config()
+    cfg.data.trait_fraction = fraction
+    try:
+      pipeline.mixture_cycle(fraction, max_cycle)
+      laid_out = True
+    except ValueError:
+      laid_out = False
+    try:
+      config.validate(cfg)
+      accepted = True
+    except config.ConfigError:
+      accepted = False
+    assert accepted == laid_out, fraction
 
 
 @pytest.mark.parametrize(
