@@ -9,18 +9,23 @@
 # BTRL_PROCESS_ID=i (read by btrl_jax.parallel.maybe_initialize_distributed).
 # Each output line is prefixed with "[i] " (and, with --logdir, also written to
 # DIR/process_i.log). The script waits for every process; when one fails it
-# stops the others (they would wait for it at the next collective) and exits 1.
+# stops the others (they would wait for it at the next collective) and exits 1:
+# SIGTERM first, then, after --grace seconds, SIGKILL to any still running (a
+# process blocked in a collective never returns to the Python code that would
+# act on SIGTERM, and btrl's training loops turn SIGTERM into a checkpoint).
 set -euo pipefail
 
 readonly PROG="launch/multihost_local.sh"
 
 usage() {
   cat <<'EOF'
-usage: launch/multihost_local.sh [--port=PORT] [--logdir=DIR] [--dry-run] N -- COMMAND...
+usage: launch/multihost_local.sh [--port=PORT] [--logdir=DIR] [--grace=S] [--dry-run] N -- COMMAND...
 
   N             number of processes (>= 1)
   --port=PORT   coordinator port on 127.0.0.1 (default: a random one in 20000-39999)
   --logdir=DIR  also write process i's output to DIR/process_i.log
+  --grace=S     when one process fails, seconds between SIGTERM and SIGKILL to the
+                others (default 10)
   --dry-run     print the N commands, with their environment, instead of running them
 EOF
 }
@@ -33,12 +38,14 @@ die_usage() {
 
 PORT=$((20000 + RANDOM % 20000))
 LOGDIR=""
+GRACE=10
 DRY_RUN=0
 N=""
 while (( $# )); do
   case "$1" in
     --port=*) PORT="${1#*=}" ;;
     --logdir=*) LOGDIR="${1#*=}" ;;
+    --grace=*) GRACE="${1#*=}" ;;
     --dry-run) DRY_RUN=1 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; break ;;
@@ -51,6 +58,7 @@ done
 if ! [[ "$PORT" =~ ^[0-9]+$ ]] || (( PORT < 1 || PORT > 65535 )); then
   die_usage "bad --port '$PORT'"
 fi
+[[ "$GRACE" =~ ^[0-9]+$ ]] || die_usage "bad --grace '$GRACE' (whole seconds)"
 (( $# )) || die_usage "missing the command after --"
 
 # Quote one word for display so the printed command can be pasted back into a shell.
@@ -95,29 +103,42 @@ for (( i = 0; i < N; i++ )); do
 done
 set +m  # no job-status chatter ("Terminated") when stop_all ends the others
 
-stop_all() {
+signal_all() {  # signal $1 to every process group
   local pid
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill "-$1" -- "-$pid" 2>/dev/null || true; done
 }
-trap 'stop_all; exit 130' INT TERM
+stop_all() {
+  signal_all TERM
+  kill_at=$((SECONDS + GRACE))
+}
+trap 'signal_all TERM; exit 130' INT TERM
 
 status=0
+kill_at=-1
+reaped=()
 remaining=("${!pids[@]}")
 while (( ${#remaining[@]} )); do
   still=()
   for i in "${remaining[@]}"; do
-    if kill -0 "${pids[$i]}" 2>/dev/null; then
-      still+=("$i")
-      continue
+    if [[ -z "${reaped[$i]:-}" ]] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      reaped[i]=1
+      rc=0
+      wait "${pids[$i]}" || rc=$?
+      if (( rc != 0 )); then
+        echo "$PROG: process $i exited with status $rc" >&2
+        if (( status == 0 )); then status=1; stop_all; fi
+      fi
     fi
-    rc=0
-    wait "${pids[$i]}" || rc=$?
-    if (( rc != 0 )); then
-      echo "$PROG: process $i exited with status $rc" >&2
-      if (( status == 0 )); then status=1; stop_all; fi
-    fi
+    # Done once its whole process group is gone: the command can outlive the subshell
+    # that ran it (a SIGTERM it catches ends only the output pipe).
+    if kill -0 -- "-${pids[$i]}" 2>/dev/null; then still+=("$i"); fi
   done
   remaining=("${still[@]+"${still[@]}"}")
+  if (( kill_at >= 0 && SECONDS >= kill_at && ${#remaining[@]} )); then
+    echo "$PROG: still running ${GRACE}s after SIGTERM: sending SIGKILL" >&2
+    signal_all KILL
+    kill_at=-1
+  fi
   (( ${#remaining[@]} == 0 )) || sleep 0.2
 done
 exit "$status"

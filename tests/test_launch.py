@@ -238,3 +238,34 @@ def test_multihost_bad_usage_exits_2(args):
   r = sh(MULTIHOST, *args)
   assert r.returncode == 2, (args, r.stderr)
   assert "usage: launch/multihost_local.sh" in r.stderr
+
+
+def test_a_btrl_process_that_fails_stops_the_whole_job(tmp_path):
+  """Process 1's command raises; process 0 waits for it at a collective with SIGTERM caught
+  (as the training loops do). Process 1 must show its traceback and exit at once (not hang
+  in the distributed client's shutdown), and the launcher must then stop process 0 (SIGTERM,
+  then SIGKILL after --grace), wait for it and exit 1. The subprocess timeout is the bound."""
+  code = (
+    "import os, sys\n"
+    "from btrl_jax import cli, parallel\n"
+    "from btrl_jax.checkpoint import StopSignal\n"
+    "def boom(args):\n"
+    "  import jax\n"
+    "  if jax.process_index() == 1:\n"
+    "    raise RuntimeError('process 1 fails')\n"
+    f"  open({str(tmp_path / 'pid0')!r}, 'w').write(str(os.getpid()))\n"
+    "  with StopSignal():\n"
+    "    parallel.sync('never-reached-by-process-1')\n"
+    "cli.cmd_data = boom\n"
+    "sys.argv = ['btrl', 'data']\n"
+    "cli.run()\n"
+  )
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  r = sh(MULTIHOST, "--grace=3", "2", "--", sys.executable, "-c", code, env=env, timeout=150)
+  assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+  assert "[1] Traceback (most recent call last):" in r.stdout, r.stdout[-3000:]
+  assert "[1] RuntimeError: process 1 fails" in r.stdout
+  assert "process 1 exited with status 1" in r.stderr, r.stderr[-3000:]
+  pid = int((tmp_path / "pid0").read_text())
+  with pytest.raises(ProcessLookupError):  # process 0 is gone too, not left running
+    os.kill(pid, 0)
