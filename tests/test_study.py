@@ -70,12 +70,10 @@ def test_killed_study_resumes_and_skips_finished_stages(study):
   state = json.load(open(os.path.join(workdir, "study_state.json")))
   for arm in ("baseline", "beneficial", "health_only", "no_health_science", "helpfulness_control"):
     assert f"arms/{arm}" in state and f"evals/{arm}" in state
-  # A third run finds everything up to date and only rebuilds the report.
-  t0 = time.time()
+  # A third run finds every stage up to date: nothing is trained or evaluated again.
   third = _run(workdir)
-  for stage in ("prior", "arms", "evals", "persona", "harmful"):
-    assert f"  {stage}: up to date, skipped" in third or f"  {stage}: done" in third
-  assert time.time() - t0 < 120
+  for stage in ("data", "prior", "arms", "evals", "persona", "harmful"):
+    assert f"  {stage}: up to date, skipped" in third, (stage, third[-3000:])
 
 
 def test_report_has_every_contract_field_and_plot(study):
@@ -129,6 +127,9 @@ def test_report_has_every_contract_field_and_plot(study):
   assert report["harmful_finetune"]["doses"] == [0, 2, 4]
   assert set(report["harmful_finetune"]["models"]) == {"prior", "baseline", "beneficial"}
   assert report["rl"]["compute_matched"] is True
+  measured = report["rl"]["compute"]["0"]  # from each arm's summary.json, not from the config
+  assert set(measured) == set(report["rl"]["arms"])
+  assert all(r["rollout_tokens"] > 0 and r["trained_tokens"] > 0 for r in measured.values())
   assert all(f["reproduced"] in (True, False, None) for f in report["findings"])
   for name in PLOTS:
     path = os.path.join(workdir, "plots", name)
@@ -261,3 +262,34 @@ def test_two_process_study_equals_one_process(tmp_path):
   for f in evals:
     assert open(os.path.join(two, f)).read() == open(os.path.join(one, f)).read(), f
   assert len(os.listdir(os.path.join(two, "arms", "baseline", "tb"))) == 1  # one event file
+
+
+def _summary(steps=4, tokens=1000.0, prompts=8, group=4):
+  return {
+    "steps": steps,
+    "prompts_per_step": prompts,
+    "group_size": group,
+    "rollout_tokens": tokens,
+    "trained_tokens": tokens,
+  }
+
+
+def test_compute_match_is_measured_and_can_fail():
+  from btrl_jax.study.report import COMPUTE_TOLERANCE, compute_match
+
+  same = {
+    "baseline": _summary(),
+    "beneficial": _summary(tokens=1000.0 * (1 - COMPUTE_TOLERANCE / 2)),
+  }
+  assert compute_match([same])["compute_matched"] is True
+  # An arm that ran fewer steps, sampled fewer replies per prompt, or generated far fewer tokens
+  # (say, a smaller max_new_tokens) is not compute-matched, in any seed.
+  for bad in (
+    _summary(steps=3),
+    _summary(group=2),
+    _summary(tokens=1000.0 * (1 - 2 * COMPUTE_TOLERANCE)),
+  ):
+    result = compute_match([same, {"baseline": _summary(), "beneficial": bad}])
+    assert result["compute_matched"] is False, bad
+  spread = compute_match([{"a": _summary(tokens=500.0), "b": _summary()}])["compute_spread"]
+  assert abs(spread - 0.5) < 1e-12

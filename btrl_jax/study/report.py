@@ -13,7 +13,6 @@ production models.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -324,26 +323,49 @@ def _rl(runs) -> dict[str, Any]:
           dead_groups=curve("dead_groups", rows),
         )
       )
-  matched = {
-    json.dumps(
-      {
-        k: s[k]
-        for k in (
-          "steps",
-          "prompts_per_step",
-          "group_size",
-          "max_new_tokens",
-          "inner_epochs",
-          "seed",
-        )
-      },
-      sort_keys=True,
-    )
-    for runs_ in out.values()
-    for s in runs_
+  return {"arms": out, **compute_match([run["summaries"] for run in runs])}
+
+
+# Arms are compute-matched when, within each seed, every arm drew the same number of
+# rollouts and its measured rollout and trained token totals lie within this fraction of
+# that seed's largest. Reply lengths are what RL changes, so token totals can differ by arm
+# without any arm getting more compute by design; the measured spread is reported beside.
+COMPUTE_TOLERANCE = 0.2
+
+
+def compute_match(summaries: Sequence[dict[str, dict]]) -> dict[str, Any]:
+  """Compute-matching from what each arm measured (`summary.json` of `btrl train`), per seed.
+
+  Returns `compute_matched` (bool), `compute_spread` (the largest relative shortfall of any
+  arm's rollout or trained tokens against the seed's maximum), `compute_tolerance` and
+  `compute` ({seed index: {arm: {rollouts, rollout_tokens, trained_tokens}}}).
+  """
+  per_seed, spread, matched = {}, 0.0, True
+  for k, arms in enumerate(summaries):
+    rows = {
+      arm: {
+        "rollouts": int(s["steps"] * s["prompts_per_step"] * s["group_size"]),
+        "rollout_tokens": float(s["rollout_tokens"]),
+        "trained_tokens": float(s["trained_tokens"]),
+      }
+      for arm, s in arms.items()
+    }
+    per_seed[k] = rows
+    if len({r["rollouts"] for r in rows.values()}) > 1:
+      matched = False
+    for key in ("rollout_tokens", "trained_tokens"):
+      top = max((r[key] for r in rows.values()), default=0.0)
+      if top <= 0:
+        matched = False
+        continue
+      spread = max(spread, max(1 - r[key] / top for r in rows.values()))
+  matched = matched and spread <= COMPUTE_TOLERANCE
+  return {
+    "compute_matched": matched,
+    "compute_spread": spread,
+    "compute_tolerance": COMPUTE_TOLERANCE,
+    "compute": per_seed,
   }
-  n_seeds = len(runs)
-  return {"arms": out, "compute_matched": len(matched) == n_seeds}
 
 
 def _finite(x):
@@ -654,8 +676,10 @@ def markdown(report: dict) -> str:
     "",
     "![](plots/rl_curves.png)",
     "",
-    f"Compute-matched (same steps, prompts per step, group size, max new tokens, inner "
-    f"epochs, seed): {'yes' if rl['compute_matched'] else 'NO'}.",
+    f"Compute-matched (measured: every arm drew the same number of rollouts, and its rollout "
+    f"and trained tokens are within {rl['compute_tolerance']:.0%} of the largest arm's): "
+    f"{'yes' if rl['compute_matched'] else 'NO'} (largest shortfall "
+    f"{rl['compute_spread']:.1%}).",
     "",
     "| arm | steps | rollout tokens | standard reward first -> last | trait reward first -> last "
     "| s/step | dead groups |",
