@@ -6,6 +6,7 @@ is wrong, no traceback, nothing compiled); 1 runtime failure.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -18,7 +19,53 @@ from ml_collections import config_flags
 from btrl_jax.config import ConfigError, validate
 from btrl_jax.data.jsonl import DataError
 
-COMMANDS = ("data", "sft", "train", "eval", "sample", "study", "bench")
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+  summary: str  # one line for `btrl --help`
+  flags: tuple[str, ...]  # the flags it reads, listed by `btrl COMMAND --help`
+  config: str  # which config file it takes
+
+
+COMMANDS = {
+  "data": Command(
+    "generate TraitWorld's datasets and train the tokenizer into --workdir",
+    ("config", "workdir", "export"),
+    "required: configs/study.py[:smoke]",
+  ),
+  "sft": Command(
+    "train the prior (SFT) into WORKDIR/sft, resuming from its last checkpoint",
+    ("config", "workdir"),
+    "required: configs/study.py[:smoke] (after `btrl data` in the same workdir), or "
+    "configs/sft.py (the `reverse` demo, in a workdir of its own)",
+  ),
+  "train": Command(
+    "RL-train one arm from the workdir's prior into WORKDIR/arms/ARM, resuming",
+    ("config", "workdir"),
+    "required: configs/rl.py:ARM[,smoke], on the workdir of `btrl data` and `btrl sft`",
+  ),
+  "eval": Command(
+    "sample a checkpoint on named evals or a JSONL eval file and grade every reply",
+    ("checkpoint", "evals", "out", "watch", "poll_s", "list", "config"),
+    "optional: its eval.* replace the checkpoint's own (e.g. configs/study.py)",
+  ),
+  "sample": Command(
+    "reply to one user message from a checkpoint",
+    ("checkpoint", "prompt", "config"),
+    "optional: its sample.* and seed replace the checkpoint's own",
+  ),
+  "study": Command(
+    "the whole study: data, prior, arms, evals, persistence tests, report (resumable)",
+    ("config", "workdir"),
+    "required: configs/study.py[:smoke]",
+  ),
+  "bench": Command(
+    "time the sampler or one RL step, or plan memory per device: `btrl bench NAME`",
+    ("repeats", "config"),
+    "optional, `bench memory` only: adds a row for its model on its mesh",
+  ),
+}
+HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "-?")
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Config file (path[:arg]).", lock_config=True
@@ -55,7 +102,53 @@ def _fail(msg: str) -> None:
   sys.exit(2)
 
 
+def help_text(command: str | None = None) -> str:
+  """`btrl --help`: every command in one line each; `btrl COMMAND --help`: its flags and config."""
+  if command is None:
+    width = max(map(len, COMMANDS))
+    lines = [
+      "usage: btrl COMMAND [--config=FILE[:ARG]] [--config.KEY=VALUE ...] [flags]",
+      "",
+      "commands:",
+      *(f"  {name:{width}s}  {c.summary}" for name, c in COMMANDS.items()),
+      "",
+      "`btrl COMMAND --help` lists a command's flags and config; --helpfull lists every flag.",
+      "Exit codes: 0 ok; 2 bad usage, config or input (one line); 1 runtime failure.",
+    ]
+    return "\n".join(lines)
+  c = COMMANDS[command]
+  name = command
+  if command == "bench":
+    from btrl_jax.bench import BENCHES
+
+    name = f"bench {{{'|'.join(BENCHES)}}}"
+  lines = [
+    f"usage: btrl {name} [flags]",
+    f"  {c.summary}",
+    "",
+    f"config file: {c.config}",
+    "flags:",
+  ]
+  for flag in c.flags:
+    f = FLAGS[flag]
+    default = "" if f.default in (None, False) else f" (default: {f.default})"
+    lines.append(f"  --{flag}: {f.help}{default}")
+  lines.append("  --config.KEY=VALUE: override one config value (repeatable)")
+  return "\n".join(lines)
+
+
+def _help(argv: list[str]) -> None:
+  """Prints `help_text` and exits 0 when argv asks for help (absl's own --help exits 1
+  with a bare usage line); otherwise returns."""
+  if not any(a in HELP_FLAGS for a in argv[1:]):
+    return
+  command = next((a for a in argv[1:] if a in COMMANDS), None)
+  print(help_text(command))
+  sys.exit(0)
+
+
 def _parse(argv: list[str]) -> list[str]:
+  _help(argv)
   try:
     rest = FLAGS(argv)
   except flags.Error as e:
@@ -69,7 +162,7 @@ def _parse(argv: list[str]) -> list[str]:
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save and restore at INFO
   if len(rest) < 2 or rest[1] not in COMMANDS:
-    _fail(f"usage: btrl {{{'|'.join(COMMANDS)}}} [--config=FILE] [--workdir=DIR] ...")
+    _fail(f"usage: btrl {{{'|'.join(COMMANDS)}}} [--config=FILE] [--workdir=DIR] ... (btrl --help)")
   return rest
 
 
@@ -79,9 +172,7 @@ def _config(required: bool = True):
     try:  # config_flags defers a failed config load to the first attribute access
       cfg.seed
     except Exception as e:  # noqa: BLE001 - any load failure is a bad config
-      raise UsageError(
-        f"--config={FLAGS['config'].serialize().split('=', 1)[-1]}: {str(e).splitlines()[0]}"
-      ) from None
+      raise UsageError(f"--config={_config_source()}: {str(e).splitlines()[0]}") from None
   if cfg is None:
     if required:
       raise UsageError("--config is required")
@@ -108,11 +199,50 @@ def _require(name: str) -> str:
   return value
 
 
+def _config_source() -> str:
+  """The --config value as given (path[:arg])."""
+  return FLAGS["config"].serialize().split("=", 1)[-1]
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+  out = {}
+  for k, v in tree.items():
+    out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+  return out
+
+
+def _check_workdir(cfg: ml_collections.ConfigDict, workdir: str) -> None:
+  """A workdir whose data or tokenizer another config built is bad input (exit 2, one line
+  naming that config), found before anything compiles rather than as a shape error later."""
+  from btrl_jax.data import build
+  from btrl_jax.tokenizer import Tokenizer
+
+  stamp_path = os.path.join(workdir, "data", "build.json")
+  stamp = {}
+  if os.path.exists(stamp_path):
+    with open(stamp_path) as f:
+      stamp = json.load(f)
+  by = f"--config={stamp['config']}" if stamp.get("config") else "another config"
+  fix = f"use a new --workdir, or {by}" if stamp.get("config") else "use a new --workdir"
+  if stamp and stamp.get("key") != build.data_hash(cfg):
+    theirs, ours = _flat(stamp.get("inputs", {})), _flat(build.data_inputs(cfg))
+    diff = next((k for k in sorted(ours) if theirs.get(k, ours[k]) != ours[k]), None)
+    what = f": {diff}={theirs[diff]!r} there, {ours[diff]!r} here" if diff else ""
+    raise UsageError(f"--workdir={workdir} was built by {by} ({stamp_path}{what}); {fix}")
+  tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
+  n = Tokenizer.load(tok_path).vocab_size if os.path.exists(tok_path) else 0
+  if n > cfg.model.vocab_size:
+    raise UsageError(
+      f"{tok_path} has {n} pieces (built by {by}) but config.model.vocab_size is "
+      f"{cfg.model.vocab_size}; {fix}"
+    )
+
+
 def cmd_data(args: list[str]) -> None:
   from btrl_jax.data import build
 
   cfg, workdir = _config(), _require("workdir")
-  result = build.build(cfg, workdir)
+  result = build.build(cfg, workdir, source=_config_source())
   verb = "reused" if result.reused else "built"
   sizes = ", ".join(
     f"{name}[{'/'.join(f'{s}={n}' for s, n in splits.items())}]"
@@ -131,6 +261,7 @@ def cmd_sft(args: list[str]) -> None:
   from btrl_jax.rl import sft
 
   cfg, workdir = _config(), _require("workdir")
+  _check_workdir(cfg, workdir)
   state = sft.run(cfg, workdir)
   print(f"sft: {state.step} steps; checkpoints in {workdir}/sft/checkpoints")
 
@@ -139,6 +270,7 @@ def cmd_train(args: list[str]) -> None:
   from btrl_jax.rl import train
 
   cfg, workdir = _config(), _require("workdir")
+  _check_workdir(cfg, workdir)
   _, step = train.train(cfg, workdir)
   print(f"train: arm {cfg.rl.arm} at step {step}; outputs in {train.arm_dir(workdir, cfg.rl.arm)}")
 

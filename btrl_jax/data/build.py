@@ -59,17 +59,18 @@ class DataBuild:
   reused: bool
 
 
+def data_inputs(cfg: ml_collections.ConfigDict) -> dict:
+  """What the datasets and the tokenizer depend on (the stamp records it; the key hashes it)."""
+  return {
+    "data": {k: v for k, v in cfg.data.to_dict().items() if k not in ARM_KEYS},
+    "seed": cfg.seed,
+    "tokenizer": cfg.tokenizer.to_dict(),
+    "generator": GENERATOR_VERSION,
+  }
+
+
 def data_hash(cfg: ml_collections.ConfigDict) -> str:
-  data = {k: v for k, v in cfg.data.to_dict().items() if k not in ARM_KEYS}
-  blob = json.dumps(
-    {
-      "data": data,
-      "seed": cfg.seed,
-      "tokenizer": cfg.tokenizer.to_dict(),
-      "generator": GENERATOR_VERSION,
-    },
-    sort_keys=True,
-  )
+  blob = json.dumps(data_inputs(cfg), sort_keys=True)
   return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -108,13 +109,14 @@ def _texts(data_dir: str):
           yield m["content"]
 
 
-def build(cfg: ml_collections.ConfigDict, workdir: str) -> DataBuild:
-  """Builds (or reuses) every dataset and the tokenizer under `workdir`."""
+def build(cfg: ml_collections.ConfigDict, workdir: str, source: str = "") -> DataBuild:
+  """Builds (or reuses) every dataset and the tokenizer under `workdir`; `source` (the
+  config's file, as given on the command line) goes into the stamp, for error messages."""
   t0 = time.perf_counter()
   data_dir = os.path.join(workdir, "data")
   stamp = os.path.join(data_dir, "build.json")
   if parallel.is_lead():
-    result = _build(cfg, workdir, data_dir, stamp)
+    result = _build(cfg, workdir, data_dir, stamp, source)
   parallel.sync("btrl-data-built")
   if parallel.is_lead():
     return result
@@ -127,7 +129,9 @@ def build(cfg: ml_collections.ConfigDict, workdir: str) -> DataBuild:
   return DataBuild(data_dir, built["tokenizer"], built["counts"], time.perf_counter() - t0, True)
 
 
-def _build(cfg: ml_collections.ConfigDict, workdir: str, data_dir: str, stamp: str) -> DataBuild:
+def _build(
+  cfg: ml_collections.ConfigDict, workdir: str, data_dir: str, stamp: str, source: str
+) -> DataBuild:
   t0 = time.perf_counter()
   key = data_hash(cfg)
   tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
@@ -152,7 +156,8 @@ def _build(cfg: ml_collections.ConfigDict, workdir: str, data_dir: str, stamp: s
     for name, splits in SPLITS.items()
   }
   with open(stamp, "w") as f:
-    json.dump({"key": key, "counts": counts, "tokenizer": tok_path}, f, indent=1)
+    record = {"key": key, "counts": counts, "tokenizer": tok_path, "inputs": data_inputs(cfg)}
+    json.dump(dict(record, config=source), f, indent=1)
   return DataBuild(data_dir, tok_path, counts, time.perf_counter() - t0, reused)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 ROLES = ("system", "user", "assistant")
 
@@ -126,8 +126,13 @@ def normalize_example(raw, where: str) -> dict:
   return ex
 
 
-def import_examples(path: str | os.PathLike) -> list[dict]:
+def import_examples(
+  path: str | os.PathLike, check: Callable[[dict], str | None] | None = None
+) -> list[dict]:
   """Reads and validates every line; raises one DataError listing all bad lines.
+
+  `check(example)` adds the caller's own test (e.g. that a grader covers the example): a
+  message it returns is one more bad line.
 
   Every malformed line is reported as `FILE:LINE: what is wrong` (the first
   20 verbatim, then a count); the error's `errors` attribute holds them all.
@@ -148,6 +153,8 @@ def import_examples(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError as e:
           raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
         ex = normalize_example(raw, where)
+        if check is not None and (problem := check(ex)):
+          raise DataError(f"{where}: {problem}")
         if ex["id"] in first_line:
           raise DataError(
             f"{where}: duplicate id {ex['id']!r} (first on line {first_line[ex['id']]})"

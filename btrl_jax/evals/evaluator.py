@@ -41,6 +41,7 @@ from btrl_jax import parallel
 from btrl_jax.data.jsonl import import_examples
 from btrl_jax.evals import attacks, registry
 from btrl_jax.policy import Policy
+from btrl_jax.rewards.grader import coverage
 from btrl_jax.rewards.grader import score as grade
 from btrl_jax.sampling import SamplingParams
 
@@ -54,10 +55,14 @@ def load_suite(
 
 
 def load_file(path: str) -> dict[str, list[dict]]:
-  """An outside eval file, grouped by its `eval` field (the file name where absent)."""
+  """An outside eval file, grouped by its `eval` field (the file name where absent).
+
+  Every line must be gradeable by `rewards.grader.score` (a verifier, or rubric items that
+  all carry a `check`): a DataError names each one that is not, before anything compiles.
+  """
   default = os.path.splitext(os.path.basename(path))[0]
   suite: dict[str, list[dict]] = {}
-  for ex in import_examples(path):
+  for ex in import_examples(path, check=coverage):
     ex.setdefault("eval", ex.get("eval") or default)
     suite.setdefault(ex["eval"] or default, []).append(ex)
   return suite

@@ -28,6 +28,22 @@ class Score:
   components: dict[str, Any]
 
 
+def coverage(example: Mapping[str, Any]) -> str | None:
+  """Why `score` cannot grade `example` (None when it can), decided from the example alone,
+  so a file is rejected when it is loaded, before any prompt is sampled."""
+  if "verifier" in example:
+    return None
+  if not example.get("rubric"):
+    return "no rubric and no verifier: nothing can grade it"
+  for i, it in enumerate(example["rubric"]):
+    if "check" not in it:
+      return (
+        f"rubric[{i}] ({it.get('criterion', '')[:60]!r}) has no check: it needs a judge "
+        "grader, which btrl-jax does not have yet"
+      )
+  return None
+
+
 def score(example: Mapping[str, Any], reply: str, *, honest: bool = False) -> Score:
   if "verifier" in example:
     result = tasks.verify(example, reply, honest=honest)
