@@ -132,6 +132,23 @@ def _trait_fraction(value: float) -> str | None:
   return None
 
 
+def _cycle(value: float) -> tuple[int, int]:
+  p_q = fractions.Fraction(value).limit_denominator(MIXTURE_MAX_CYCLE)
+  return p_q.numerator, p_q.denominator
+
+
+def trait_prompts_in_run(value: float, n_prompts: int) -> int:
+  """Trait prompts among the first `n_prompts` of the mixture (pipeline.trait_slots_before)."""
+  p, q = _cycle(value)
+  return (n_prompts // q) * p + ((n_prompts % q) * p) // q
+
+
+def first_trait_prompt(value: float) -> int:
+  """1-based position of the mixture's first trait prompt."""
+  p, q = _cycle(value)
+  return next(n for n in range(1, q + 1) if trait_prompts_in_run(value, n) >= 1)
+
+
 def _mesh_axis(v) -> str | None:
   return None if v == -1 or v >= 1 else "must be >= 1, or -1 for all remaining devices"
 
@@ -205,8 +222,6 @@ SCHEMA: dict[str, Any] = {
     "prior_system_fraction": _float(0.0, 1.0),
     "rl_trait_prompts": _int(1),
     "rl_standard_prompts": _int(1),
-    "eval_per_trait": _int(1),
-    "eval_per_task_family": _int(1),
     "harmful_size": _int(1),
     "version": Spec(
       str,
@@ -344,8 +359,6 @@ def base_config() -> ml_collections.ConfigDict:
       prior_system_fraction=0.15,
       rl_trait_prompts=2400,
       rl_standard_prompts=12000,
-      eval_per_trait=60,
-      eval_per_task_family=60,
       harmful_size=800,
       version="1.0.0",
     )
@@ -471,6 +484,15 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     )
   if rl.warmup_steps > rl.steps:
     raise ConfigError(f"config.rl.warmup_steps={rl.warmup_steps}: exceeds rl.steps={rl.steps}")
+  if cfg.data.trait_fraction > 0 and (
+    trait_prompts_in_run(cfg.data.trait_fraction, rl.steps * rl.prompts_per_step) < 1
+  ):
+    raise ConfigError(
+      f"config.data.trait_fraction={cfg.data.trait_fraction}: rl.steps * rl.prompts_per_step "
+      f"= {rl.steps * rl.prompts_per_step} prompts hold no trait prompt (the first comes at "
+      f"prompt {first_trait_prompt(cfg.data.trait_fraction)}); a trait arm would train as the "
+      "baseline"
+    )
   if cfg.sample.top_k > m.vocab_size:
     raise ConfigError(
       f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}"

@@ -47,17 +47,15 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
       prior_size=600,
       rl_trait_prompts=240,
       rl_standard_prompts=1200,
-      eval_per_trait=8,
-      eval_per_task_family=8,
       harmful_size=80,
     )
     cfg.tokenizer.vocab_size = cfg.model.vocab_size = 1024
     cfg.model.update(width=64, layers=2, head_dim=16, mlp_dim=256)
     cfg.sft.update(steps=40, warmup_steps=4, log_every=10)
-    cfg.rl.update(
+    cfg.rl.update(  # 24 prompts: the 5% mixture's first trait prompt is the 20th
       steps=3,
       warmup_steps=1,
-      prompts_per_step=4,
+      prompts_per_step=8,
       group_size=4,
       max_new_tokens=24,
       log_every=1,

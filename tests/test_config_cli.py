@@ -185,3 +185,26 @@ def test_eval_file_that_no_grader_covers_exits_2_naming_the_line(tmp_path):
   assert r.returncode == 2, r.stderr[-2000:]
   lines = r.stderr.strip().splitlines()
   assert len(lines) == 1 and f"{path}:2: rubric[1]" in lines[0] and "judge" in lines[0], r.stderr
+
+
+def test_a_run_too_short_for_one_trait_prompt_is_rejected():
+  """At 5% the mixture's first trait prompt is the 20th: a trait arm of fewer RL prompts would
+  train exactly as the baseline does (the smoke study did, with 3 steps of 4 prompts)."""
+  from btrl_jax import presets
+
+  cfg = presets.study("smoke")
+  assert config.first_trait_prompt(0.05) == 20
+  assert config.trait_prompts_in_run(0.05, 19) == 0 and config.trait_prompts_in_run(0.05, 40) == 2
+  from btrl_jax.data import pipeline
+
+  for frac in (0.05, 0.1, 0.3, 2 / 3):
+    p, q = pipeline.mixture_cycle(frac)
+    assert [config.trait_prompts_in_run(frac, n) for n in range(250)] == [
+      pipeline.trait_slots_before(n, p, q) for n in range(250)
+    ]
+  config.validate(cfg)  # 3 steps x 8 prompts: one trait prompt
+  cfg.rl.prompts_per_step = 4
+  with pytest.raises(config.ConfigError, match="data.trait_fraction=0.05: .* 12 prompts"):
+    config.validate(cfg)
+  cfg.data.trait_fraction = 0.0  # the baseline arm has none to lose
+  config.validate(cfg)
