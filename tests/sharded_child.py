@@ -3,7 +3,7 @@ processes): the sharded paths of issue 6 against their one-device values.
 
   python tests/sharded_child.py equiv TOKENIZER OUT.json
       (8 devices) SFT loss and gradients on (8,1,1), (2,4,1), (2,2,2) vs one device;
-      RL steps on (2,2,2) vs one device; greedy sampling sharded vs unsharded;
+      RL steps on (8,1,1) and (2,2,2) vs one device; greedy sampling sharded vs unsharded;
       trace counts over steady-state steps.
   python tests/sharded_child.py rl TOKENIZER DATA,FSDP,TENSOR CKPT_DIR OUT.npz
       a few RL steps on that mesh (over all processes' devices), checkpointed into
@@ -26,6 +26,7 @@ parallel.maybe_initialize_distributed()  # BTRL_* from launch/multihost_local.sh
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from btrl_jax import config  # noqa: E402
@@ -36,9 +37,11 @@ from btrl_jax.rl.learner import Learner  # noqa: E402
 from btrl_jax.rl.sft import SFTTrainer  # noqa: E402
 from btrl_jax.sampling import Sampler, SamplingParams  # noqa: E402
 from btrl_jax.tokenizer import Tokenizer  # noqa: E402
+from btrl_jax.train_state import rl_optimizer  # noqa: E402
 
 WORDS = "apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima".split()
 RL_STEPS = 3
+RL_MESHES = [(8, 1, 1), (2, 2, 2)]  # pure data parallel; data x fsdp x tensor
 
 
 def make_cfg():
@@ -81,9 +84,19 @@ def prior(cfg, tok):
   return Policy(cfg, tok, graphdef, params, 0)
 
 
-def run_rl(cfg, tok, mesh, steps=RL_STEPS):
-  """`steps` RL steps (rollout + reference + update) on `mesh`; this process's prompts."""
-  learner = Learner(cfg, prior(cfg, tok), mesh=mesh, reward_fn=vowel_share)
+def keep_grads(tx: optax.GradientTransformation) -> optax.GradientTransformation:
+  """`tx` after a transform whose state (state[0]) holds the last raw gradients, so the test
+  reads the learner's own gradients, not a second jitted loss's."""
+  record = optax.GradientTransformation(
+    lambda params: jax.tree.map(jnp.zeros_like, params), lambda g, state, params=None: (g, g)
+  )
+  return optax.chain(record, tx)
+
+
+def run_rl(cfg, tok, mesh, steps=RL_STEPS, tx=None, on_step=None):
+  """`steps` RL steps (rollout + reference + update) on `mesh`; this process's prompts.
+  `on_step(rollout, metrics, params, opt_state)`, if given, sees every step's results."""
+  learner = Learner(cfg, prior(cfg, tok), mesh=mesh, reward_fn=vowel_share, tx=tx)
   params = jax.tree.map(jnp.copy, learner.ref_params)
   opt_state = learner.init_opt(params)
   key, traces, rewards = jax.random.key(cfg.seed), [], []
@@ -91,6 +104,8 @@ def run_rl(cfg, tok, mesh, steps=RL_STEPS):
     ro = learner.rollout(params, parallel.process_rows(prompts()), jax.random.fold_in(key, step))
     params, opt_state, metrics, bad = learner.train_on(params, opt_state, ro)
     assert bad == 0
+    if on_step is not None:
+      on_step(ro, metrics, params, opt_state)
     rewards.append(parallel.gather_rows(ro.rewards).tolist())
     traces.append((learner.trace_count, learner.sampler.trace_count))
   return learner, params, opt_state, traces, rewards
@@ -142,17 +157,38 @@ def equiv(tok):
       "grad_specs": specs,
     }
 
-  # RL on (2, 2, 2) vs one device.
-  l1, p1, _, _, r1 = run_rl(cfg, tok, one)
-  l8, p8, o8, traces, r8 = run_rl(cfg, tok, mesh_of((2, 2, 2)))
+  # RL on two meshes vs one device: each step's sampled tokens, loss and the learner's own
+  # gradients (recorded by keep_grads before AdamW), then the params after all steps.
+  def rl_values(mesh):
+    steps = []
+
+    def on_step(ro, metrics, params, opt_state):
+      steps.append((ro.tokens, metrics["loss"], flat(opt_state[0])))
+
+    tx = keep_grads(rl_optimizer(cfg.rl))
+    learner, params, opt_state, traces, _ = run_rl(cfg, tok, mesh, tx=tx, on_step=on_step)
+    return learner, params, opt_state, traces, steps
+
+  l1, p1, _, _, steps1 = rl_values(one)
   out["rl"] = {
-    "params_max_diff": max_diff(flat(p8), flat(p1)),
-    "rewards_equal": r1 == r8,
-    "traces": traces,
-    "param_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(p8)}),
-    "opt_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(o8)}),
     "moved": max_diff(flat(p1), flat(l1.ref_params)),
+    "grad_max_abs": min(max(float(np.abs(g).max()) for g in s[2].values()) for s in steps1),
   }
+  for shape in RL_MESHES:
+    _, p, opt_state, traces, steps = rl_values(mesh_of(shape))
+    out["rl"][str(shape)] = {
+      "tokens_equal": [bool((a[0] == b[0]).all()) for a, b in zip(steps1, steps)],
+      "loss_diff": [abs(a[1] - b[1]) for a, b in zip(steps1, steps)],
+      # Per step, the largest over leaves of max |grad - grad_one| / max |grad_one|.
+      "grad_rel_diff": [
+        max(float(np.abs(b[2][k] - a[2][k]).max() / np.abs(a[2][k]).max()) for k in a[2])
+        for a, b in zip(steps1, steps)
+      ],
+      "params_max_diff": max_diff(flat(p), flat(p1)),
+      "traces": traces,
+      "param_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(p)}),
+      "opt_specs": sorted({str(x.sharding.spec) for x in jax.tree.leaves(opt_state)}),
+    }
 
   # Greedy sampling: sharded == unsharded tokens, for several batch sizes; no recompiles.
   policy = prior(cfg, tok)
