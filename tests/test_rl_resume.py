@@ -12,11 +12,9 @@ import time
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
 from btrl_jax.checkpoint import Checkpointer
 from btrl_jax.data import build
-from btrl_jax.policy import load_policy
 from btrl_jax.rl import sft
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,30 +79,93 @@ def _wait_for_step(proc, workdir, step, timeout=300):
     time.sleep(0.05)
 
 
-def _final_params(workdir):
-  policy = load_policy(os.path.join(workdir, "arms", "beneficial", "checkpoints"))
-  return jax.tree.map(np.asarray, nnx.to_pure_dict(policy.params)), policy.step
+# A run killed from inside at a fixed step (SIGKILL from its own on_step hook: after that
+# step's metrics row, before that step's checkpoint), then restarted by `btrl train`.
+KILL_CHILD = """
+import os, signal, sys
+from btrl_jax import config
+from btrl_jax.rl import train
+sys.path.insert(0, 'tests')
+from test_rl_resume import OVERRIDES, _config
+cfg = _config()
+for section, values in OVERRIDES.items():
+  cfg[section].update(values)
+cfg = config.validate(cfg)
+kill_at = int(sys.argv[2])
+def on_step(step, metrics):
+  if step == kill_at:
+    os.kill(os.getpid(), signal.SIGKILL)
+train.train(cfg, sys.argv[1], progress=False, on_step=on_step)
+"""
+# The same values as ARGS, for the child that builds its config in Python.
+OVERRIDES = {
+  "rl": dict(steps=6, warmup_steps=2, prompts_per_step=8, group_size=4, max_new_tokens=24),
+  "checkpoint": dict(every_steps=2, async_save=False),
+}
+# metrics.jsonl fields that measure wall-clock time: they differ between any two runs.
+TIMING = {"time", "step_s", "rollout_s", "update_s", "rollout_tok_per_s", "update_tok_per_s"}
 
 
-def test_sigkill_mid_run_then_resume_is_bitwise_identical(prior_workdir, tmp_path):
-  straight = _copy(prior_workdir, tmp_path / "straight")
-  p = _train(straight)
+@pytest.fixture(scope="module")
+def straight(prior_workdir, tmp_path_factory):
+  """The run that never stopped."""
+  workdir = _copy(prior_workdir, tmp_path_factory.mktemp("straight") / "w")
+  p = _train(workdir)
   assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
+  return workdir
 
+
+def _arm(workdir, name):
+  return os.path.join(workdir, "arms", "beneficial", name)
+
+
+def _final_state(workdir):
+  with Checkpointer(_arm(workdir, "checkpoints")) as ck:
+    return ck.restore(6)  # as saved: params, optimizer state, RNG key data; and the meta
+
+
+def _rows(path):
+  with open(path) as f:
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
+
+
+@pytest.mark.parametrize(
+  "kill_at, last_checkpoint",
+  [
+    pytest.param(1, None, id="early", marks=pytest.mark.slow),  # before any checkpoint
+    pytest.param(3, 2, id="middle", marks=pytest.mark.slow),
+    pytest.param(5, 4, id="after_checkpoint"),  # rows 5 was logged after checkpoint 4
+  ],
+)
+def test_sigkill_then_resume_is_bitwise_identical(
+  prior_workdir, straight, tmp_path, kill_at, last_checkpoint
+):
   killed = _copy(prior_workdir, tmp_path / "killed")
-  kill_at = int(np.random.default_rng().integers(3, 6))  # a random step, after a checkpoint
-  p = _train(killed)
-  _wait_for_step(p, killed, kill_at)
-  p.send_signal(signal.SIGKILL)
-  p.wait()
+  r = subprocess.run(
+    [sys.executable, "-c", KILL_CHILD, killed, str(kill_at)],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]  # it died, and by the kill
+  with Checkpointer(_arm(killed, "checkpoints")) as ck:
+    assert ck.latest_step() == last_checkpoint  # below the final step: a resume is needed
+  assert _logged_steps(killed) == list(range(1, kill_at + 1))
   p = _train(killed)
   assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
 
-  (a, step_a), (b, step_b) = _final_params(straight), _final_params(killed)
-  assert step_a == step_b == 6
-  jax.tree.map(np.testing.assert_array_equal, a, b)
-  summary = json.load(open(os.path.join(killed, "arms", "beneficial", "summary.json")))
-  assert summary == json.load(open(os.path.join(straight, "arms", "beneficial", "summary.json")))
+  (a, meta_a), (b, meta_b) = _final_state(straight), _final_state(killed)
+  assert set(a) == {"params", "opt_state", "key"}
+  jax.tree.map(np.testing.assert_array_equal, a, b)  # params, optimizer state, RNG key
+  assert meta_a["data_iterator"] == meta_b["data_iterator"]
+  assert meta_a["totals"] == meta_b["totals"]
+  # One row per step, and the same rows (wall-clock timings aside).
+  assert _logged_steps(killed) == list(range(1, 7))
+  assert _rows(_arm(killed, "metrics.jsonl")) == _rows(_arm(straight, "metrics.jsonl"))
+  assert _rows(_arm(killed, "samples.jsonl")) == _rows(_arm(straight, "samples.jsonl"))
+  summary = json.load(open(_arm(killed, "summary.json")))
+  assert summary == json.load(open(_arm(straight, "summary.json")))
 
 
 def test_sigterm_checkpoints_the_current_step_and_exits_0(prior_workdir, tmp_path):
