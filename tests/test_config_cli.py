@@ -1,6 +1,7 @@
 """Config validation and the CLI's exit-code contract (2 = bad usage/config/input, one line)."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -208,3 +209,26 @@ def test_a_run_too_short_for_one_trait_prompt_is_rejected():
     config.validate(cfg)
   cfg.data.trait_fraction = 0.0  # the baseline arm has none to lose
   config.validate(cfg)
+
+
+def test_sft_on_a_users_file_refuses_to_cut_a_learned_turn(tmp_path):
+  """User data is never silently cut: an assistant turn past the largest length bucket is
+  bad input naming the example (generated corpora are cut and the cut is logged instead)."""
+  path = tmp_path / "mine.jsonl"
+  words = " ".join(["river stone apple lemon"] * 30)
+  rows = [
+    {
+      "messages": [
+        {"role": "user", "content": "reverse: a b"},
+        {"role": "assistant", "content": "b a"},
+      ]
+    },
+    {"messages": [{"role": "user", "content": "say it"}, {"role": "assistant", "content": words}]},
+  ]
+  rows = [dict(r, id=f"ex{i}") for i, r in enumerate(rows)]
+  path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+  work = tmp_path / "w"
+  r = btrl("sft", "--config=configs/sft.py", f"--config.sft.data={path}", f"--workdir={work}")
+  assert r.returncode == 2, r.stderr[-2000:]
+  line = r.stderr.strip().splitlines()[-1]
+  assert "SFT example 1" in line and "sft.seq_len" in line and "Traceback" not in r.stderr

@@ -159,6 +159,7 @@ def train(
     length_buckets(cfg.sft.seq_len),
     seed=cfg.seed,
     pad_id=tok.pad_id,
+    strict=user_data(cfg.sft.data),  # a user's file: a cut learned turn is an error
   )
   ckpt = Checkpointer(
     os.path.join(workdir, "checkpoints"),
@@ -223,6 +224,11 @@ def train(
   writer.close()
   ckpt.close()
   return state
+
+
+def user_data(spec: str) -> bool:
+  """True when `sft.data` names a user's JSONL file rather than generated data."""
+  return not (spec.startswith("builtin:") or spec in ("prior", "harmful"))
 
 
 def load_examples(spec: str, n: int, seed: int, workdir: str) -> list[dict]:

@@ -192,7 +192,7 @@ def train(
       )
       totals["skipped_updates"] += bad
       totals["rollout_tokens"] += m["rollout_tokens"]
-      totals["trained_tokens"] += m["rollout_tokens"] * rl.inner_epochs
+      totals["trained_tokens"] += 0.0 if bad else m["rollout_tokens"] * rl.inner_epochs
       m["skipped_updates"] = totals["skipped_updates"]
       if step % rl.log_every == 0 or step == rl.steps:
         writer.write(step, m)
