@@ -24,8 +24,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
+from test_sft import _tiny_cfg  # noqa: E402  (this script's folder is on sys.path)
 
-from btrl_jax import config  # noqa: E402
 from btrl_jax.checkpoint import Checkpointer  # noqa: E402
 from btrl_jax.data.builtin import reverse_examples  # noqa: E402
 from btrl_jax.policy import load_policy  # noqa: E402
@@ -36,12 +36,7 @@ STEPS = 12
 
 
 def tiny_cfg():
-  cfg = config.base_config()
-  cfg.model.update(vocab_size=320, width=32, layers=1, heads=2, kv_heads=1, head_dim=16, mlp_dim=64)
-  cfg.tokenizer.vocab_size = 320
-  cfg.sft.update(steps=STEPS, batch_size=4, seq_len=24, warmup_steps=2, log_every=1, corpus_size=64)
-  cfg.checkpoint.update(every_steps=4, async_save=True)
-  return config.validate(cfg)
+  return _tiny_cfg(STEPS)  # the SFT tests' tiny model and run
 
 
 def flat(params) -> dict[str, np.ndarray]:
