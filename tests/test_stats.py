@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from btrl_jax.evals import stats
 
@@ -284,3 +285,157 @@ def test_dose_response():
   assert (rows[2]["ci_low"], rows[2]["ci_high"]) == (b["ci_low"], b["ci_high"])
   with pytest.raises(ValueError, match="dose 25"):
     stats.dose_response({0: [1.0, 0.0], 25: [1.0]}, n_boot=10)
+
+
+# ---------------------------------------------------------------- clustered, seed-aware tests
+def _pair_recs(eval_name, deltas, clusters, seed=None, samples=1, base=0.25):
+  """Treatment / control records whose per-pair deltas are `deltas` (one prompt per entry)."""
+  t, c = [], []
+  for i, (d, cl) in enumerate(zip(deltas, clusters)):
+    for k in range(samples):
+      pid = f"q{i}" if seed is None else f"{seed}:q{i}"
+      extra = {"cluster": cl} if cl is not None else {}
+      if seed is not None:
+        extra["seed"] = seed
+      common = dict(eval=eval_name, id=pid, sample=k, refusal=None, **extra)
+      t.append(dict(common, score=base + d))
+      c.append(dict(common, score=base))
+  return t, c
+
+
+def _width(row):
+  return row["ci_high"] - row["ci_low"]
+
+
+def test_hierarchical_ci_equals_cluster_level_when_prompts_within_a_cluster_are_identical():
+  rng = np.random.default_rng(5)
+  n_clusters, per, n_boot = 12, 10, 4000
+  cluster_delta = rng.uniform(-0.1, 0.3, n_clusters)
+  names = [f"tpl{j}" for j in range(n_clusters)]
+  # Every prompt of cluster j has the same delta: the prompts add no information.
+  t, c = _pair_recs("a", np.repeat(cluster_delta, per), np.repeat(names, per))
+  full = stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=n_boot)
+  (row,) = full["evals"]
+  assert row["n"] == n_clusters * per and row["n_clusters"] == n_clusters
+  # The same clusters with one prompt each: the cluster-level CI, draw for draw.
+  t1, c1 = _pair_recs("a", cluster_delta, names)
+  (one,) = stats.compare("x", "t", "c", {"a": t1}, {"a": c1}, evals_meta=META, n_boot=n_boot)[
+    "evals"
+  ]
+  for k in ("delta", "se", "ci_low", "ci_high", "p"):
+    assert row[k] == pytest.approx(one[k], abs=1e-12), k
+  # ... and about the classical bootstrap of the cluster means (Dirichlet vs multinomial
+  # weights: sd ratio sqrt(n / (n + 1)) = 0.96), not the prompt-level one (sqrt(10) narrower).
+  clusters = stats.bootstrap_mean(cluster_delta, n_boot=n_boot, seed=1)
+  prompts = stats.bootstrap_mean(np.repeat(cluster_delta, per), n_boot=n_boot, seed=1)
+  assert 0.85 < _width(row) / _width(clusters) < 1.1
+  assert _width(row) > 2.5 * _width(prompts)
+  # Without cluster ids every prompt is its own cluster: the prompt-level CI comes back.
+  tn, cn = _pair_recs("a", np.repeat(cluster_delta, per), [None] * (n_clusters * per))
+  (flat,) = stats.compare("x", "t", "c", {"a": tn}, {"a": cn}, evals_meta=META, n_boot=n_boot)[
+    "evals"
+  ]
+  assert flat["n_clusters"] == n_clusters * per
+  assert _width(flat) < 0.6 * _width(row)
+
+
+def _seeded(per_seed_shift, n=40, noise=0.05, rng_seed=6):
+  rng = np.random.default_rng(rng_seed)
+  t, c = [], []
+  for s, shift in enumerate(per_seed_shift):
+    d = shift + rng.normal(0, noise, n)
+    ts, cs = _pair_recs("a", d, [f"tpl{i % 8}" for i in range(n)], seed=s)
+    t, c = t + ts, c + cs
+  return stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=2000)
+
+
+def test_seed_level_ci_widens_when_seeds_disagree():
+  agree = _seeded([0.05, 0.05, 0.05])
+  disagree = _seeded([0.0, 0.05, 0.10])
+  one = _seeded([0.05])
+  assert (agree["n_seeds"], disagree["n_seeds"], one["n_seeds"]) == (3, 3, 1)
+  assert one["seed_ci"] is None and len(one["seed_deltas"]) == 1
+  # seed_deltas: each seed's own mean delta (pp), in seed order; seed_ci: t-interval, 2 dof.
+  x = np.array(disagree["seed_deltas"])
+  assert x[0] < x[1] < x[2] and x.mean() == pytest.approx(disagree["mean_delta_pp"], abs=1e-9)
+  half = scipy.stats.t.ppf(0.975, 2) * x.std(ddof=1) / math.sqrt(3)
+  assert disagree["seed_ci"] == pytest.approx([x.mean() - half, x.mean() + half], abs=1e-9)
+  assert disagree["seed_ci"][1] - disagree["seed_ci"][0] > 2 * (
+    agree["seed_ci"][1] - agree["seed_ci"][0]
+  )
+  # Between-run variance enters the per-eval CI: three runs that disagree give a wider
+  # interval than one run, although they hold three times the prompts.
+  (a,), (d,), (o,) = agree["evals"], disagree["evals"], one["evals"]
+  assert _width(d) > 1.5 * _width(a)
+  assert _width(d) > 1.2 * _width(o)
+
+
+def test_family_bh_on_a_known_p_vector():
+  # Replicates built so that family p = (1 + k) / (1 + B), k draws at least |delta| off.
+  n_boot = 99
+
+  def reps(delta, k):
+    off = np.full(n_boot, 0.1 * abs(delta))
+    off[:k] = 2 * abs(delta)
+    return delta + off
+
+  fams = ["f1", "f1", "f2", "f3", "f4", "f5"]
+  deltas = [0.2, 0.4, -0.1, 0.2, 0.1, 0.1]
+  f1 = reps(0.3, 0)  # family f1 = mean of its two evals: give both the family's draws
+  boot = np.stack(
+    [f1 - 0.1, f1 + 0.1, reps(-0.1, 1), reps(0.2, 1), reps(0.1, 19), reps(0.1, 49)], axis=1
+  )
+  rows = stats.family_tests(fams, deltas, boot)
+  assert [r["name"] for r in rows] == ["f1", "f2", "f3", "f4", "f5"]
+  assert [r["n_evals"] for r in rows] == [2, 1, 1, 1, 1]
+  assert rows[0]["delta"] == pytest.approx(0.3, abs=TOL)
+  np.testing.assert_allclose([r["p"] for r in rows], [0.01, 0.02, 0.02, 0.20, 0.50], atol=TOL)
+  # BH, m = 5: m p / rank = 0.05, 0.05, 0.0333, 0.25, 0.5 -> running min from the top.
+  np.testing.assert_allclose(
+    [r["q_bh"] for r in rows], [1 / 30, 1 / 30, 1 / 30, 0.25, 0.5], atol=TOL
+  )
+
+
+def _families_case(shared_clusters):
+  rng = np.random.default_rng(8)
+  effect = {fam: rng.normal(0, 0.1, 10) for fam in ("up", "down", "flat")}
+  treat, ctrl, meta = {}, {}, {}
+  for e in range(6):
+    name, fam = f"e{e}", ("up", "down", "flat")[e % 3]
+    shift = {"up": 0.2, "down": -0.2, "flat": 0.0}[fam]
+    d = shift + np.tile(effect[fam], 6) + rng.normal(0, 0.02, 60)
+    tag = fam if shared_clusters else name
+    t, c = _pair_recs(name, d, [f"{tag}{i % 10}" for i in range(60)], samples=2)
+    treat[name], ctrl[name], meta[name] = t, c, {"family": fam, "tag": "non_health"}
+  return stats.compare("x", "t", "c", treat, ctrl, evals_meta=meta, n_boot=1000, seed=3)
+
+
+def test_compare_reports_families_seeds_and_effective_evals():
+  r = _families_case(shared_clusters=True)
+  assert [f["name"] for f in r["families"]] == ["down", "flat", "up"]
+  assert (r["significant_families_up"], r["significant_families_down"]) == (1, 1)
+  up = r["families"][2]
+  assert up["delta"] == pytest.approx(np.mean([e["delta"] for e in r["evals"][::3]]), abs=TOL)
+  assert up["ci"][0] < up["delta"] < up["ci"][1]
+  assert r["n_seeds"] == 1 and r["seed_ci"] is None
+  assert r["seed_deltas"] == [pytest.approx(r["mean_delta_pp"], abs=1e-9)]
+  # The two evals of a family share templates with the same effects: they move together,
+  # 3 families' worth of evidence; with templates of their own they count as 6.
+  assert 3 - 1e-9 <= r["n_effective_evals"] < 3.6
+  assert _families_case(shared_clusters=False)["n_effective_evals"] > 5.7
+
+
+def test_effective_number_galwey():
+  rng = np.random.default_rng(9)
+  z = rng.normal(size=(4000, 1))
+  same = np.hstack([z, z, z, rng.normal(size=(4000, 1))])  # eigenvalues 3, 1, 0, 0
+  assert stats.effective_number(same) == pytest.approx((math.sqrt(3) + 1) ** 2 / 4, abs=0.03)
+  rho = 0.6  # two evals of correlation rho count 1 + sqrt(1 - rho^2) = 1.8
+  x = rng.normal(size=4000)
+  pair = np.stack([x, rho * x + math.sqrt(1 - rho**2) * rng.normal(size=4000)], axis=1)
+  assert stats.effective_number(pair) == pytest.approx(1.8, abs=0.03)
+  assert stats.effective_number(rng.normal(size=(4000, 10))) == pytest.approx(10, abs=0.1)
+  with_constant = np.hstack([same, np.zeros((4000, 2))])  # constant columns count 1 each
+  assert stats.effective_number(with_constant) == pytest.approx(
+    stats.effective_number(same) + 2, abs=TOL
+  )
