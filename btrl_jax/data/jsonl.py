@@ -1,8 +1,13 @@
 """Reading and writing example JSONL (the DESIGN.md format), with errors by line number.
 
 One example per line: `{"id", "eval", "family", "domain", "messages": [{"role",
-"content"}], "rubric": [...], "tags"}`. A malformed line raises `DataError`
-naming the file and line; nothing is silently dropped.
+"content"}], "rubric": [...], "tags"}`, optionally `"cluster"`: a string naming
+the group of prompts whose scores move together (a template, a source
+document); the statistics resample clusters, and an example without one is its
+own cluster (the evaluator reads `example.get("cluster", example["id"])`, so
+the field is left absent rather than filled in, and files round-trip as they
+are). A malformed line raises `DataError` naming the file and line; nothing
+is silently dropped.
 """
 
 from __future__ import annotations
@@ -96,8 +101,9 @@ def normalize_example(raw, where: str) -> dict:
   """One example in DESIGN.md form, from DESIGN or HealthBench field names.
 
   Renames HealthBench fields, fills the optional fields (`eval`, `family`,
-  `domain` -> None, `rubric`, `tags` -> []) and keeps any other field as it is,
-  so nothing in the input is lost. Raises DataError naming `where`.
+  `domain` -> None, `rubric`, `tags` -> []), checks the optional `cluster` (a
+  non-empty string; absent means the example's id) and keeps any other field
+  as it is, so nothing in the input is lost. Raises DataError naming `where`.
   """
   if not isinstance(raw, dict):
     raise DataError(f"{where}: expected a JSON object, got {type(raw).__name__}")
@@ -118,6 +124,10 @@ def normalize_example(raw, where: str) -> dict:
     ex.setdefault(key, None)
     if ex[key] is not None and not isinstance(ex[key], str):
       raise DataError(f"{where}: '{key}' must be a string or null, got {json.dumps(ex[key])[:60]}")
+  if "cluster" in ex and (not isinstance(ex["cluster"], str) or not ex["cluster"]):
+    raise DataError(
+      f"{where}: 'cluster' must be a non-empty string, got {json.dumps(ex['cluster'])[:60]}"
+    )
   ex.setdefault("rubric", [])
   ex.setdefault("tags", [])
   check_rubric(ex["rubric"], where)

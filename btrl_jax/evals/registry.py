@@ -395,7 +395,10 @@ def pool_size(name: str) -> int:
 
 
 def examples(name: str, size: int, seed: int) -> list[dict[str, Any]]:
-  """`size` examples of eval `name` (fewer if its slice is smaller), deterministic in seed."""
+  """`size` examples of eval `name` (fewer if its slice is smaller), deterministic in seed.
+
+  Each carries "cluster": prompts of one template, whose scores move together.
+  """
   s = spec(name)
   rng = np.random.default_rng(_seed(name, seed))
   if s.kind == "rubric":
@@ -427,7 +430,16 @@ def examples(name: str, size: int, seed: int) -> list[dict[str, Any]]:
     ex["eval"] = name
     ex["eval_family"] = s.family
     ex["eval_tag"] = s.tag
+    ex["cluster"] = _cluster(ex, s)
   return out
+
+
+def _cluster(ex: dict[str, Any], s: EvalSpec) -> str:
+  """The example's cluster for the statistics (evals/stats.py): its scenario template, or for a
+  task eval its task family and problem template (tags[3], see data/tasks/core.py)."""
+  if s.kind == "rubric":
+    return ex["template"]
+  return f"{ex['family']}/{ex['tags'][3]}"
 
 
 def describe() -> list[dict[str, Any]]:
