@@ -46,7 +46,7 @@ COMMANDS = {
   ),
   "eval": Command(
     "sample a checkpoint on named evals or a JSONL eval file and grade every reply",
-    ("checkpoint", "evals", "out", "watch", "poll_s", "list", "config"),
+    ("checkpoint", "evals", "out", "watch", "poll_s", "list", "reply-file", "config"),
     "optional: its eval.* replace the checkpoint's own (e.g. configs/study.py)",
   ),
   "sample": Command(
@@ -86,6 +86,12 @@ flags.DEFINE_bool(
   "watch",
   False,
   "`btrl eval --watch`: evaluate each new checkpoint of a run as it appears, until its last step.",
+)
+flags.DEFINE_string(
+  "reply-file",  # spelled as DESIGN.md's contract; read as FLAGS["reply-file"].value
+  None,
+  "`btrl eval --reply-file=F`: score each non-empty line of F as the reply to every prompt "
+  "of the evals (no checkpoint, no model); prints per-eval means as JSON.",
 )
 flags.DEFINE_float("poll_s", 10.0, "`btrl eval --watch`: seconds between looks for checkpoints.")
 flags.DEFINE_string(
@@ -291,17 +297,11 @@ def cmd_eval(args: list[str]) -> None:
       "capability"
     )
     return
+  if FLAGS["reply-file"].value:
+    return _eval_reply_file(FLAGS["reply-file"].value)
   path = _require("checkpoint")
   override = _config(required=False)
-  spec = FLAGS.evals if FLAGS.evals is not None else (override.eval.evals if override else "")
-  if spec.endswith(".jsonl"):
-    suite = evaluator.load_file(spec)  # bad lines: DataError, exit 2, before any compile
-  else:
-    try:
-      names = registry.resolve(spec)
-    except ValueError as e:
-      raise UsageError(f"--evals={spec}: {e}") from None
-    suite = None
+  suite, names = _eval_suite(override)
   from btrl_jax.evals.watch import evaluate_checkpoints
 
   for step, records in evaluate_checkpoints(
@@ -315,6 +315,40 @@ def cmd_eval(args: list[str]) -> None:
   ):
     for name, row in evaluator.summary(records).items():
       print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']})")
+
+
+def _eval_suite(override):
+  """(suite, None) for a JSONL eval file, else (None, resolved eval names)."""
+  from btrl_jax.evals import evaluator, registry
+
+  spec = FLAGS.evals if FLAGS.evals is not None else (override.eval.evals if override else "")
+  if spec.endswith(".jsonl"):
+    return evaluator.load_file(spec), None  # bad lines: DataError, exit 2, before any compile
+  try:
+    return None, registry.resolve(spec)
+  except ValueError as e:
+    raise UsageError(f"--evals={spec}: {e}") from None
+
+
+def _eval_reply_file(path: str) -> None:
+  """`btrl eval --reply-file=F`: named evals at the config's eval.size and seed (default: the
+  embedded study's)."""
+  from btrl_jax import presets
+  from btrl_jax.evals import constant, evaluator
+
+  if not os.path.isfile(path):
+    raise UsageError(f"--reply-file={path}: no such file")
+  with open(path) as f:
+    replies = [line.rstrip("\n") for line in f if line.strip()]
+  if not replies:
+    raise UsageError(f"--reply-file={path}: no non-empty line")
+  cfg = _config(required=False) or presets.study()
+  suite, names = _eval_suite(cfg)
+  suite = evaluator.load_suite(cfg, names) if suite is None else suite
+  table = constant.score_constant(suite, replies)
+  best = constant.pick_best(table, replies)
+  means = {n: [m[i] for i in range(len(replies))] for n, m in table.items()}
+  print(json.dumps({"replies": replies, "means": means, "best": best}, indent=1))
 
 
 def cmd_study(args: list[str]) -> None:

@@ -266,10 +266,16 @@ SCHEMA: dict[str, Any] = {
     "size": _int(1),
     "temperature": _float(0.0, 100.0),
     "top_p": _float(0.0, 1.0, check=lambda v: None if v > 0 else "must be > 0"),
-    "num_samples": _int(1),
+    "num_samples": _int(1),  # replies per prompt (issue 13's `eval.samples`)
     "max_new_tokens": _int(1, 65536),
     "batch_size": _int(1),
     "n_boot": _int(100),
+    # Extra fixed replies for the constant-reply baseline (evals/constant.py), e.g. for an
+    # outside eval file; TraitWorld supplies its own candidates.
+    "constant_replies": Spec(
+      (tuple, list),
+      check=lambda v: None if all(isinstance(x, str) for x in v) else "must hold strings",
+    ),
   },
   "study": {
     "arms": Spec(str, check=lambda v: _arms(v)),
@@ -417,6 +423,7 @@ def base_config() -> ml_collections.ConfigDict:
       persona_attack=True,
       harmful_doses="0,15,30,45,60",
       harmful_learning_rate=1e-4,
+      constant_replies=(),
       harmful_batch_size=16,
     )
   )

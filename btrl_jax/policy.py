@@ -57,19 +57,26 @@ class Policy:
     sampling: SamplingParams,
     key: jax.Array,
     num_samples: int = 1,
+    streams: Sequence[Sequence[int]] | None = None,
   ) -> list[list[str]]:
     """`num_samples` replies per conversation (each a list of {role, content} messages).
 
     With several processes, every process passes the same conversations and gets every
     reply back: each samples a contiguous share (the last conversation repeated until the
     shares are equal) and the reply tokens are gathered as numbers, then decoded.
+    `streams`: per conversation, the random stream id of each of its samples
+    (`Sampler.generate`); default: their positions in this call.
     """
     if not conversations:
       return []
     n, k = len(conversations), num_samples
-    padded = list(conversations) + [conversations[-1]] * (-n % jax.process_count())
+    extra = -n % jax.process_count()
+    padded = list(conversations) + [conversations[-1]] * extra
     prompts = [self.tokenizer.encode_prompt(c).tolist() for c in parallel.process_rows(padded)]
-    out = self.sampler.generate(self.params, prompts, key, sampling, group_size=k)
+    rows = None
+    if streams is not None:
+      rows = parallel.process_rows(list(streams) + [streams[-1]] * extra)
+    out = self.sampler.generate(self.params, prompts, key, sampling, group_size=k, streams=rows)
     tokens, lengths = parallel.gather_rows(out.tokens), parallel.gather_rows(out.lengths)
     texts = [self.tokenizer.decode(t[:m]) for t, m in zip(tokens[: n * k], lengths[: n * k])]
     return [texts[i * k : (i + 1) * k] for i in range(n)]

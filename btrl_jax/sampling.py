@@ -271,6 +271,7 @@ class Sampler:
     key: Array,
     sampling: SamplingParams,
     group_size: int = 1,
+    streams: Sequence[int] | np.ndarray | None = None,
   ) -> SampleOutput:
     """Samples `group_size` replies per prompt; rows are prompt-major ([p0 g0, p0 g1, ...]).
 
@@ -279,13 +280,21 @@ class Sampler:
     each passing its contiguous share of one global list (process i holds prompts
     [i * n, (i + 1) * n)). Row r of global prompt p draws its uniforms from
     `fold_in(key, p * G + r)` (`row_uniforms`), so the samples do not depend on how the
-    prompts are padded or split over processes and devices.
+    prompts are padded or split over processes and devices. `streams` ([len(prompts) * G]
+    uint32, this process's rows) replaces those ids: the evaluator names each row by
+    (eval, prompt id, sample), so every model draws sample k of a prompt from the same
+    uniforms wherever the prompt sits (common random numbers).
     """
     n_prompts, n_new = len(prompts), sampling.max_new_tokens
     block = tok, valid = self.prompt_block(prompts)
     # Global prompt index of each row of the block (padding rows' draws are discarded).
     ids = jax.process_index() * n_prompts + np.arange(len(tok), dtype=np.uint32)
     row_ids = (ids[:, None] * group_size + np.arange(group_size, dtype=np.uint32)).reshape(-1)
+    if streams is not None:
+      streams = np.asarray(streams, np.uint32).reshape(-1)
+      if len(streams) != n_prompts * group_size:
+        raise ValueError(f"{len(streams)} streams for {n_prompts} prompts x {group_size}")
+      row_ids[: len(streams)] = streams
     if self.mesh is not None:
       tok, valid, row_ids = parallel.global_batch((tok, valid, row_ids), self.mesh)
     greedy = sampling.temperature == 0.0

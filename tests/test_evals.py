@@ -105,10 +105,11 @@ class _ScriptedPolicy:
     self.tokenizer = SimpleNamespace(
       encode_prompt=lambda msgs: np.zeros(len(json.dumps(msgs)) % 7 + 1)
     )
-    self.seen = []
+    self.seen, self.calls = [], []
 
-  def reply(self, conversations, sampling, key, num_samples=1):
+  def reply(self, conversations, sampling, key, num_samples=1, streams=None):
     self.seen.append(len(conversations))
+    self.calls.append((conversations, key, streams))
     return [[self.reply_fn(c, i) for i in range(num_samples)] for c in conversations]
 
 
@@ -208,3 +209,65 @@ def test_btrl_eval_list_and_bad_eval_file_exit_codes(tmp_path):
     timeout=120,
   )
   assert r.returncode == 2 and "unknown eval 'nope'" in r.stderr
+
+
+def _stream_map(policy, suite, batch_size):
+  """{(eval, id, sample): (key bits, stream)} over every `reply` call of one evaluation."""
+  ecfg = ml_collections.ConfigDict(
+    dict(temperature=1.0, top_p=1.0, max_new_tokens=8, num_samples=3, batch_size=batch_size)
+  )
+  evaluator.evaluate(policy, suite, ecfg, jax.random.key(5), progress=False)
+  ids = {json.dumps(ex["messages"]): (n, ex["id"]) for n, exs in suite.items() for ex in exs}
+  out = {}
+  for conversations, key, streams in policy.calls:
+    bits = tuple(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    for conv, rows in zip(conversations, streams):
+      for s, row in enumerate(rows):
+        out[ids[json.dumps(conv)] + (s,)] = (bits, row)
+  return out
+
+
+def test_eval_random_streams_depend_only_on_eval_prompt_and_sample():
+  """Common random numbers: two models, the suite in another order and other batches draw
+  sample s of each prompt from the same (key, stream), and no two samples share one."""
+  suite = {n: registry.examples(n, 9, seed=0) for n in ("healthbench", "impossible_tasks")}
+  reordered = {n: suite[n][::-1] for n in reversed(list(suite))}
+  a = _stream_map(_ScriptedPolicy(lambda msgs, i: "A"), suite, batch_size=4)
+  b = _stream_map(_ScriptedPolicy(lambda msgs, i: "B"), reordered, batch_size=7)
+  assert len(a) == 2 * 9 * 3 and a == b
+  assert len({row for _, row in a.values()}) == len(a)
+
+
+def test_same_model_samples_the_same_replies_in_any_order():
+  """A real sampler at T=1: each (eval, prompt, sample) gets the same reply whatever the
+  prompts around it, and the samples of a prompt differ."""
+  from flax import nnx
+
+  from btrl_jax import config
+  from btrl_jax.models import build
+  from btrl_jax.policy import Policy
+
+  mcfg = config.model_config(
+    vocab_size=67, width=32, layers=1, heads=2, kv_heads=1, head_dim=8, mlp_dim=64, init_std=0.2
+  )
+  graphdef, params = nnx.split(build(mcfg, 0))
+  tok = SimpleNamespace(  # every prompt 6 tokens: one prompt width for any batch
+    encode_prompt=lambda msgs: np.frombuffer(json.dumps(msgs).encode(), np.uint8)[-6:] % 60 + 3,
+    decode=lambda ids: " ".join(map(str, ids)),
+    end_id=-1,
+    pad_id=0,
+  )
+  policy = Policy(None, tok, graphdef, params, 0)
+  suite = {n: registry.examples(n, 5, seed=0) for n in ("healthbench", "impossible_tasks")}
+  reordered = {n: suite[n][::-1] for n in reversed(list(suite))}
+
+  def replies(s, batch_size):
+    ecfg = ml_collections.ConfigDict(
+      dict(temperature=1.0, top_p=1.0, max_new_tokens=6, num_samples=2, batch_size=batch_size)
+    )
+    recs = evaluator.evaluate(policy, s, ecfg, jax.random.key(0), progress=False)
+    return {(r["eval"], r["id"], r["sample"]): r["reply"] for rs in recs.values() for r in rs}
+
+  a, b = replies(suite, 3), replies(reordered, 8)
+  assert a == b and len(a) == 20
+  assert sum(a[(n, i, 0)] != a[(n, i, 1)] for n, i, _ in a) > 10

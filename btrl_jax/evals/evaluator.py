@@ -7,7 +7,12 @@
 All evals' prompts go through the JAX sampler together, sorted by prompt length
 and cut into `eval.batch_size` batches (the sampler buckets shapes, so a run
 compiles a handful of programs however many evals it covers). Greedy by default
-(`eval.temperature=0`), or `eval.num_samples` samples at a temperature. Every reply
+(`eval.temperature=0`), or `eval.num_samples` samples per prompt (the issue's
+`eval.samples`) at `eval.temperature`. Sample s of prompt `id` of eval e draws its random
+numbers from `fold_in(key, stream(e, id, s))` (`stream_id`), `key` coming from the study
+seed alone: never from the model, the batch a prompt lands in or the process count. So
+every model's sample s of a prompt uses the same uniforms (common random numbers), and the
+paired differences the report tests carry less sampling noise. Every reply
 is graded by `rewards.grader.score`, the function that also computes RL rewards;
 an eval's score is then read off the grade by its scorer:
 
@@ -19,14 +24,16 @@ an eval's score is then read off the grade by its scorer:
 With several processes, every process builds the whole suite, samples its share of
 each batch (`Policy.reply`) and holds every record; process 0 writes the files.
 
-One record per sample: id, eval, family, tag, sample, persona, prompt (the last
-user message), reply, score, met (rubric items met), refusal label, components.
+One record per sample: id, cluster (the example's `cluster`, else its id), eval, family,
+tag, sample, persona, prompt (the last user message), reply, score, met (rubric items met),
+refusal label, components.
 Eval files from outside (DESIGN.md JSONL, HealthBench field names accepted) are
 graded the same way, by their rubric's `check`s.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -84,6 +91,13 @@ def eval_score(example: dict, reply: str) -> tuple[float, Any]:
   return g.value, g
 
 
+def stream_id(eval_name: str, example_id: Any, sample: int) -> int:
+  """The uint32 random stream of one (eval, prompt id, sample): a hash, so it does not
+  depend on where the prompt sits in a batch or suite."""
+  blob = json.dumps([eval_name, example_id, sample]).encode()
+  return int.from_bytes(hashlib.blake2b(blob, digest_size=4).digest(), "little")
+
+
 def _last_user(messages: list[dict]) -> str:
   return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
 
@@ -99,17 +113,21 @@ def evaluate(
   desc: str = "eval",
 ) -> dict[str, list[dict[str, Any]]]:
   """Samples and grades every example of every eval; returns {eval: records}."""
-  items = []
+  items, positions = [], []
   for name, exs in suite.items():
     for i, ex in enumerate(exs):
       ex = dict(ex, eval=ex.get("eval") or name)
       if persona:
         ex = attacks.apply(ex, persona, i)
       items.append(ex)
+      positions.append(i)
   prompts = [policy.tokenizer.encode_prompt(ex["messages"]) for ex in items]
   order = np.argsort([len(p) for p in prompts], kind="stable")
   sampling, k = sampling_params(ecfg), ecfg.num_samples
   replies: list[list[str] | None] = [None] * len(items)
+  # An example without an id is named by its place in its eval.
+  ids = [f"#{i}" if ex.get("id") is None else ex["id"] for ex, i in zip(items, positions)]
+  streams = [[stream_id(ex["eval"], id_, s) for s in range(k)] for ex, id_ in zip(items, ids)]
   starts = range(0, len(items), ecfg.batch_size)
   bar = tqdm(
     starts,
@@ -118,10 +136,14 @@ def evaluate(
     dynamic_ncols=True,
     leave=False,
   )
-  for b, start in enumerate(bar):
+  for start in bar:
     idx = order[start : start + ecfg.batch_size]
     out = policy.reply(
-      [items[i]["messages"] for i in idx], sampling, jax.random.fold_in(key, b), num_samples=k
+      [items[i]["messages"] for i in idx],
+      sampling,
+      key,
+      num_samples=k,
+      streams=[streams[i] for i in idx],
     )
     for i, r in zip(idx, out):
       replies[i] = r
@@ -133,6 +155,7 @@ def evaluate(
       records[ex["eval"]].append(
         {
           "id": ex.get("id"),
+          "cluster": ex.get("cluster", ex.get("id")),
           "eval": ex["eval"],
           "family": spec.family if spec else ex.get("family"),
           "tag": spec.tag if spec else _tag(ex),

@@ -46,7 +46,7 @@ from btrl_jax import config as config_lib
 from btrl_jax import parallel
 from btrl_jax.data import build as data_build
 from btrl_jax.data.tfds_builders import read_dataset
-from btrl_jax.evals import attacks, evaluator, registry
+from btrl_jax.evals import attacks, constant, evaluator, registry
 from btrl_jax.policy import Policy, load_policy
 from btrl_jax.rl import sft
 from btrl_jax.rl import train as rl_train
@@ -269,6 +269,12 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
   clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog)
   prog.finish("evals", t)
+  # The trivial-policy baseline: each eval's best fixed reply (a few seconds, so recomputed
+  # rather than stamped; evals/constant.py).
+  t = time.perf_counter()
+  replies = constant.candidates(cfg, prior.tokenizer)
+  constant_best = constant.best_constant(suite, replies)
+  log(f"  constant replies: {len(replies)} scored on every eval in {time.perf_counter() - t:.1f} s")
 
   persona_records: dict[str, dict] = {}
   if cfg.study.persona_attack:
@@ -317,6 +323,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   prog.finish("harmful", t)
   return {
     "clean": clean,
+    "constant_best": constant_best,
     "persona": persona_records,
     "harmful": harmful_records,
     "summaries": summaries,
