@@ -381,9 +381,11 @@ def test_family_bh_on_a_known_p_vector():
 
   fams = ["f1", "f1", "f2", "f3", "f4", "f5"]
   deltas = [0.2, 0.4, -0.1, 0.2, 0.1, 0.1]
-  f1 = reps(0.3, 0)  # family f1 = mean of its two evals: give both the family's draws
+  # Family f1 = mean of its two evals: each alone is all over the place, their mean is not.
+  f1, swing = reps(0.3, 0), 0.5 * (-1.0) ** np.arange(n_boot)
   boot = np.stack(
-    [f1 - 0.1, f1 + 0.1, reps(-0.1, 1), reps(0.2, 1), reps(0.1, 19), reps(0.1, 49)], axis=1
+    [f1 - 0.1 + swing, f1 + 0.1 - swing, reps(-0.1, 1), reps(0.2, 1), reps(0.1, 19), reps(0.1, 49)],
+    axis=1,
   )
   rows = stats.family_tests(fams, deltas, boot)
   assert [r["name"] for r in rows] == ["f1", "f2", "f3", "f4", "f5"]
