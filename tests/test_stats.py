@@ -441,3 +441,13 @@ def test_effective_number_galwey():
   assert stats.effective_number(with_constant) == pytest.approx(
     stats.effective_number(same) + 2, abs=TOL
   )
+
+
+def test_hierarchical_chunking_does_not_change_the_draws(monkeypatch):
+  rng = np.random.default_rng(10)
+  t, c = _pair_recs("a", rng.normal(0.1, 0.2, 30), [f"tpl{i % 4}" for i in range(30)], samples=2)
+  whole = stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=300)
+  monkeypatch.setattr(stats, "_CHUNK_INDICES", 70)  # 2 replicate rows per chunk
+  chunked = stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=300)
+  for k in ("se", "ci_low", "ci_high", "p"):
+    assert chunked["evals"][0][k] == pytest.approx(whole["evals"][0][k], abs=TOL), k
