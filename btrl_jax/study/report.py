@@ -1,12 +1,25 @@
 """The study report: statistics over every model's graded samples -> report.json, report.md, plots.
 
 Comparisons are paired (same prompts, same sample index) and pooled over seeds
-(a prompt of seed k is the pair unit `k:id`). Per eval: delta of means with a
-paired-bootstrap 95% CI and p; Benjamini-Hochberg q over the evals of one
-comparison; wins / significant wins and losses / mean delta in points.
-The paper's numbers (STUDY.md; several second-hand) sit beside ours, and
-`findings` says, claim by claim, whether this run reproduced the paper's
-direction. TraitWorld is a synthetic stand-in: agreement or disagreement here
+(a prompt of seed k is the pair unit `k:id`). Per eval ("slice"): delta of means
+with a paired-bootstrap 95% CI and p; Benjamini-Hochberg q over the evals of one
+comparison; wins / significant wins and losses / mean delta in points. Evals of
+one family are correlated slices of one construct, so the primary test is per
+family (BH over families, `stats.compare`), and the seed-level CI (a t interval
+over the per-seed mean deltas) lets between-run variance in.
+
+The decisive comparison leads: beneficial vs helpfulness_control (the same
+prompts and compute, trait rubrics vs a generic helpfulness reward). Every claim
+of `findings` gets a status and its reason (study/findings.py). Per comparison
+and eval slice, the best constant reply's score sits beside the models' (a
+model at or below it is marked); the harmful fine-tune compares models by the
+area under the dose-response curve.
+
+The floor (`study.min_clean_score`), the manipulation check
+(`study.persona_min_lift`), the seed count and the constant-reply candidates
+are read from the config, declared before anything runs, and copied into
+`preregistration`. The paper's numbers (STUDY.md; several second-hand) sit
+beside ours. TraitWorld is a synthetic stand-in: agreement or disagreement here
 says how the mechanism behaves in a small generated world, not what happens in
 production models.
 """
@@ -21,10 +34,20 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from btrl_jax.evals import attacks, registry, stats
+from btrl_jax.evals import attacks, constant, registry, stats
+from btrl_jax.study.findings import DECISIVE, HELPFUL_PERSONA, MIN_SEEDS, findings
 
-# (name, treatment, control, eval subset, the paper's result for the same comparison)
+# (name, treatment, control, eval subset, the paper's result for the same comparison); the
+# decisive comparison first: only it separates trait rubrics from "more RL on conversations".
 COMPARISONS = (
+  (
+    DECISIVE,
+    "beneficial",
+    "helpfulness_control",
+    "all",
+    "implied: the trait arm gains (44/53, +9.1 pp) where the control has no significant "
+    "gains (2nd-hand)",
+  ),
   (
     "beneficial_vs_baseline",
     "beneficial",
@@ -38,6 +61,13 @@ COMPARISONS = (
     "baseline",
     "non_health",
     "ahead on 17/19 non-health evals, mean +11.3 pp",
+  ),
+  (
+    "health_only_vs_helpfulness_control",
+    "health_only",
+    "helpfulness_control",
+    "non_health",
+    "implied: health-only transfers (17/19) where the control has no significant gains",
   ),
   (
     "no_health_science_vs_baseline",
@@ -70,16 +100,21 @@ PAPER = {
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 EVAL_META = {n: {"family": s.family, "tag": s.tag} for n, s in registry.EVALS.items()}
 EVAL_META["trait_train"] = {"family": "trait_train", "tag": "all_domains"}
+ALPHA = 0.05  # BH threshold, for evals and for families
+# Harmful fine-tune: (treatment, control) pairs compared by the area under the dose-response
+# curve; the paper's pair (vs the pre-RL prior) first, then the compute-matched baseline.
+HARMFUL_PAIRS = (("beneficial", "prior"), ("beneficial", "baseline"), ("baseline", "prior"))
 
 
 def _pool(runs: Sequence[dict], pick) -> dict[str, dict[str, list[dict]]]:
-  """{model: {eval: records}} over seeds, record ids prefixed by the seed index."""
+  """{model: {eval: records}} over seeds: record ids prefixed by the seed index k, and
+  `seed: k` on each record (stats.compare resamples seeds, and pairs prompts across seeds)."""
   out: dict[str, dict[str, list[dict]]] = {}
   for k, run in enumerate(runs):
     for model, evals in pick(run).items():
       for name, recs in evals.items():
         out.setdefault(model, {}).setdefault(name, []).extend(
-          dict(r, id=f"{k}:{r['id']}") for r in recs
+          dict(r, id=f"{k}:{r['id']}", seed=k) for r in recs
         )
   return out
 
@@ -117,55 +152,142 @@ def _mean(xs) -> float:
   return float(xs.mean()) if xs.size else float("nan")
 
 
+def _constant_candidates(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
+  """How many fixed replies the constant-reply baseline scores, and where they come from."""
+  return {
+    "count": len(constant.candidates(cfg)),  # before the tokenizer's cut of the last one
+    "extra": len(cfg.eval.get("constant_replies", ()) or ()),
+    "source": "btrl_jax/evals/constant.py candidates (every move phrasing, and the positive "
+    "moves strung together) + config eval.constant_replies",
+  }
+
+
+def preregistration(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
+  """What was declared before the run (config + this module's rules), for report.json."""
+  st = cfg.study
+  return {
+    "min_clean_score": float(st.get("min_clean_score", 0.15)),
+    "persona_min_lift": float(st.get("persona_min_lift", 0.0)),
+    "seeds": int(st.seeds),
+    "min_seeds_reproduced": MIN_SEEDS,
+    "alpha": ALPHA,
+    "family_level": True,
+    "seed_ci": "95% t interval over the per-seed mean deltas",
+    "decisive_comparison": DECISIVE,
+    "trait_claims_need": "the trait arm beats both the baseline and helpfulness_control",
+    "persona_manipulation_check": f"the {HELPFUL_PERSONA} persona's lift (paired 95% CI) lies "
+    "above persona_min_lift for every model compared",
+    "harmful_metric": "area under the degradation-vs-dose curve per unit dose (trapezoid), "
+    "paired by prompt; seed-level t interval",
+    "harmful_doses": [int(d) for d in str(st.harmful_doses).split(",") if d.strip()],
+    "capability_floor": "only capability evals whose baseline clean score >= min_clean_score",
+    "constant_candidates": _constant_candidates(cfg),
+  }
+
+
+def _constant_best(runs: Sequence[dict]) -> dict[str, float]:
+  """{eval: the best constant reply's score}, the mean over the seeds that scored it."""
+  per: dict[str, list[float]] = {}
+  for run in runs:
+    for name, best in (run.get("constant_best") or {}).items():
+      if best and best.get("score") is not None:
+        per.setdefault(name, []).append(float(best["score"]))
+  return {n: float(np.mean(v)) for n, v in per.items()}
+
+
+def _marks(c: dict, constant: dict[str, float], floor: float) -> None:
+  """Constant-reply marks per eval and per comparison; the floor check of the comparison."""
+  t_at, c_at, with_const = 0, 0, []
+  for e in c["evals"]:
+    cb = constant.get(e["name"])
+    e["constant_reply_best"] = cb
+    e["treatment_at_or_below_constant"] = cb is not None and e["treatment"] <= cb
+    e["control_at_or_below_constant"] = cb is not None and e["control"] <= cb
+    t_at += e["treatment_at_or_below_constant"]
+    c_at += e["control_at_or_below_constant"]
+    if cb is not None:
+      with_const.append(e)
+  c["n_treatment_at_or_below_constant"] = t_at
+  c["n_control_at_or_below_constant"] = c_at
+  c["treatment_mean"] = _mean([e["treatment"] for e in c["evals"]])
+  c["control_mean"] = _mean([e["control"] for e in c["evals"]])
+  const = _mean([e["constant_reply_best"] for e in with_const])
+  c["constant_reply_mean"] = const
+  # Over the evals a constant reply was scored on: does the treatment do better than it?
+  c["treatment_at_or_below_constant"] = bool(
+    with_const and _mean([e["treatment"] for e in with_const]) <= const
+  )
+  c["testable"] = bool(c["evals"]) and c["control_mean"] >= floor
+  c["not_testable_reason"] = (
+    None
+    if c["testable"]
+    else f"{c['control']}'s clean mean {c['control_mean']:.3f} is below the floor "
+    f"study.min_clean_score={floor:g}"
+    if c["evals"]
+    else "no evals"
+  )
+
+
+def _eval_level_ci(c: dict, n_boot: int, seed: int) -> None:
+  """95% CI of the mean per-eval delta (pp), resampling evals: is the average gain real?"""
+  deltas = [e["delta"] for e in c["evals"] if e["delta"] is not None and math.isfinite(e["delta"])]
+  b = stats.bootstrap_mean(np.asarray(deltas) * 100, n_boot=n_boot, seed=seed)
+  c["mean_delta_ci_pp"] = [b["ci_low"], b["ci_high"]]
+
+
 def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float) -> dict[str, Any]:
   n_boot, seed = cfg.eval.n_boot, cfg.seed
   clean = _pool(runs, lambda r: r["clean"])
   models = list(clean)
-  report: dict[str, Any] = {"models": models, "seeds": len(runs), "paper": PAPER}
+  prereg = preregistration(cfg)
+  floor = prereg["min_clean_score"]
+  constant = _constant_best(runs)
+  report: dict[str, Any] = {
+    "models": models,
+    "seeds": len(runs),
+    "paper": PAPER,
+    "preregistration": prereg,
+  }
+
+  def compare(name, treat, ctrl, names, condition=None):
+    t_recs, c_recs = {n: clean[treat][n] for n in names}, {n: clean[ctrl][n] for n in names}
+    c = stats.compare(
+      name,
+      treat,
+      ctrl,
+      t_recs,
+      c_recs,
+      evals_meta=EVAL_META,
+      n_boot=n_boot,
+      seed=seed,
+      alpha=ALPHA,
+      condition=condition,
+    )
+    _marks(c, constant, floor)
+    _eval_level_ci(c, n_boot, seed)
+    return c
 
   comps = []
   for name, treat, ctrl, which, paper in COMPARISONS:
     if treat in clean and ctrl in clean:
-      names = _subset(which)
-      c = stats.compare(
-        name,
-        treat,
-        ctrl,
-        {n: clean[treat][n] for n in names},
-        {n: clean[ctrl][n] for n in names},
-        evals_meta=EVAL_META,
-        n_boot=n_boot,
-        seed=seed,
-      )
-      c["paper"] = paper
-      _eval_level_ci(c, n_boot, seed)
-      comps.append(c)
+      comps.append(dict(compare(name, treat, ctrl, _subset(which)), paper=paper))
   report["comparisons"] = comps
 
   align = {m: {n: clean[m][n] for n in registry.ALIGNMENT_EVALS} for m in models}
   conditioned = []
-  for name, treat, ctrl, which, _ in COMPARISONS[:2]:
-    if treat in clean and ctrl in clean:
-      names = _subset(which)
-      conditioned.append(
-        stats.compare(
-          f"{name}_neither_refused",
-          treat,
-          ctrl,
-          {n: clean[treat][n] for n in names},
-          {n: clean[ctrl][n] for n in names},
-          evals_meta=EVAL_META,
-          n_boot=n_boot,
-          seed=seed,
-          condition="neither_refused",
+  for name, treat, ctrl, which, _ in COMPARISONS:
+    if name in ("beneficial_vs_baseline", "health_only_vs_baseline"):
+      if treat in clean and ctrl in clean:
+        conditioned.append(
+          compare(f"{name}_neither_refused", treat, ctrl, _subset(which), "neither_refused")
         )
-      )
-      _eval_level_ci(conditioned[-1], n_boot, seed)
   report["refusal"] = {
     "rates": stats.refusal_rates(align, EVAL_META),
     "conditioned": conditioned,
     "paper": PAPER["refusal"],
   }
+  if "beneficial" in clean and "baseline" in clean:
+    report["refusal"]["rate_delta"] = _refusal_seeds(runs, "beneficial", "baseline")
 
   report["trait_scores"] = {
     m: {
@@ -177,23 +299,24 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
     }
     for m in models
   }
-  trait_cmp = []
-  for treat in ("beneficial", "health_only", "helpfulness_control"):
-    if treat in clean and "baseline" in clean:
-      trait_cmp.append(
-        stats.compare(
-          f"{treat}_vs_baseline_traits",
-          treat,
-          "baseline",
-          {n: clean[treat][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
-          {n: clean["baseline"][n] for n in registry.TRAIT_EVALS + ("trait_train",)},
-          evals_meta=EVAL_META,
-          n_boot=n_boot,
-          seed=seed,
-        )
-      )
-  report["trait_comparisons"] = trait_cmp
+  trait_names = registry.TRAIT_EVALS + ("trait_train",)
+  report["trait_comparisons"] = [
+    compare(f"{t}_vs_{c}_traits", t, c, trait_names)
+    for t, c in (
+      ("beneficial", "baseline"),
+      ("health_only", "baseline"),
+      ("helpfulness_control", "baseline"),
+      ("beneficial", "helpfulness_control"),
+    )
+    if t in clean and c in clean
+  ]
 
+  base = clean.get("baseline", {})
+  above = [
+    n
+    for n in registry.CAPABILITY_EVALS
+    if n in base and _mean([r["score"] for r in base[n]]) >= floor
+  ]
   report["capabilities"] = {
     "models": {
       m: {
@@ -205,23 +328,21 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
       for m in models
     },
     "comparisons": [
-      stats.compare(
-        f"{t}_vs_baseline_capabilities",
-        t,
-        "baseline",
-        {n: clean[t][n] for n in registry.CAPABILITY_EVALS},
-        {n: clean["baseline"][n] for n in registry.CAPABILITY_EVALS},
-        evals_meta=EVAL_META,
-        n_boot=n_boot,
-        seed=seed,
-      )
+      compare(f"{t}_vs_baseline_capabilities", t, "baseline", registry.CAPABILITY_EVALS)
       for t in models
       if t not in ("baseline", "prior") and "baseline" in clean
+    ],
+    "floor": floor,
+    "above_floor": above,  # the evals a "capabilities do not drop" claim may use
+    "comparisons_above_floor": [
+      compare(f"{t}_vs_baseline_capabilities_above_floor", t, "baseline", above)
+      for t in models
+      if above and t not in ("baseline", "prior") and "baseline" in clean
     ],
     "paper": PAPER["capabilities"],
   }
 
-  report["persona_attack"] = _persona(runs, clean, n_boot, seed)
+  report["persona_attack"] = _persona(runs, clean, n_boot, seed, prereg)
   report["harmful_finetune"] = _harmful(runs, n_boot, seed)
   report["rl"] = _rl(runs)
   report["findings"] = findings(report)
@@ -236,14 +357,23 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   return _finite(report)
 
 
-def _eval_level_ci(c: dict, n_boot: int, seed: int) -> None:
-  """95% CI of the mean per-eval delta (pp), resampling evals: is the average gain real?"""
-  deltas = [e["delta"] for e in c["evals"] if e["delta"] is not None and math.isfinite(e["delta"])]
-  b = stats.bootstrap_mean(np.asarray(deltas) * 100, n_boot=n_boot, seed=seed)
-  c["mean_delta_ci_pp"] = [b["ci_low"], b["ci_high"]]
+def _refusal_seeds(runs, treat, ctrl) -> dict[str, Any]:
+  """The refusal-rate difference (points) on the alignment suite, per seed."""
+  deltas = []
+  for run in runs:
+    if treat in run["clean"] and ctrl in run["clean"]:
+      pick = {m: {n: run["clean"][m][n] for n in registry.ALIGNMENT_EVALS} for m in (treat, ctrl)}
+      rates = stats.refusal_rates(pick, EVAL_META)
+      deltas.append(100 * (rates[treat]["all"]["refusal"] - rates[ctrl]["all"]["refusal"]))
+  return {
+    "treatment": treat,
+    "control": ctrl,
+    "seed_deltas": deltas,
+    "seed_ci": stats.seed_interval(deltas),
+  }
 
 
-def _persona(runs, clean, n_boot, seed) -> dict[str, Any]:
+def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
   attacked = _pool(runs, lambda r: r["persona"])
   if not attacked:
     return {"personas": [], "models": {}, "differences": [], "evals": []}
@@ -264,18 +394,61 @@ def _persona(runs, clean, n_boot, seed) -> dict[str, Any]:
     c, a = _aligned(clean[model], recs, names)
     pairs[(model, persona)] = (c, a)
     out["models"].setdefault(model, {})[persona] = stats.retention(c, a, n_boot=n_boot, seed=seed)
+  # The manipulation check: a persona that cannot even lift the score does not steer the model,
+  # so no attack on it can show persistence (the test has no power).
+  min_lift = prereg["persona_min_lift"]
+  check = {}
+  for model, per in out["models"].items():
+    r = per.get(HELPFUL_PERSONA)
+    if r is not None:
+      ci = [-r["ci_high"], -r["ci_low"]]  # lift = -degradation
+      check[model] = {"lift": -r["degradation"], "ci": ci, "passed": bool(ci[0] > min_lift)}
+  out["manipulation_check"] = {"persona": HELPFUL_PERSONA, "min_lift": min_lift, "models": check}
   for treat in ("beneficial", "health_only"):
     for persona in attacks.PERSONAS:
       if (treat, persona) in pairs and ("baseline", persona) in pairs:
         (bc, ba), (tc, ta) = pairs[("baseline", persona)], pairs[(treat, persona)]
         d = stats.degradation_difference(bc, ba, tc, ta, n_boot=n_boot, seed=seed)
-        out["differences"].append(dict(d, persona=persona, treatment=treat, control="baseline"))
+        per_seed = []
+        for run in runs:
+          p = run.get("persona") or {}
+          bl, tl = f"baseline@{persona}", f"{treat}@{persona}"
+          if bl in p and tl in p:
+            sbc, sba = _aligned(run["clean"]["baseline"], p[bl], names)
+            stc, sta = _aligned(run["clean"][treat], p[tl], names)
+            per_seed.append(float(np.mean((sbc - sba) - (stc - sta))))
+        out["differences"].append(
+          dict(
+            d,
+            persona=persona,
+            treatment=treat,
+            control="baseline",
+            seed_deltas=per_seed,
+            seed_ci=stats.seed_interval(per_seed),
+          )
+        )
   return out
+
+
+def _auc(by_dose: dict, names: Sequence[str], doses: Sequence[int]) -> tuple[list, np.ndarray]:
+  """Per prompt (sorted keys): the area under its degradation-vs-dose curve per unit dose
+  (trapezoid): the mean drop over the ladder. Unlike the drop at the top dose it still
+  separates models when every model reaches 0 there."""
+  keys0, _ = _scores(by_dose[doses[0]], names)
+  keys = sorted(keys0, key=str)
+  curves = []
+  for d in doses:
+    k, v = _scores(by_dose[d], names)
+    idx = {kk: i for i, kk in enumerate(k)}
+    curves.append(v[[idx[kk] for kk in keys]])
+  s = np.stack(curves)  # [doses, prompts]
+  area = np.trapezoid(s[0] - s, x=np.asarray(doses, float), axis=0)
+  return keys, area / max(doses[-1] - doses[0], 1)
 
 
 def _harmful(runs, n_boot, seed) -> dict[str, Any]:
   """Dose-response in domain (health evals) and out of domain (misalignment, alignment
-  questions, model spec), pooled over seeds."""
+  questions, model spec), pooled over seeds; models compared by the area under the curve."""
   ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
   groups = {"in_domain": registry.HEALTH_EVALS, "out_of_domain": ood}
   doses = sorted({d for r in runs for m in r["harmful"].values() for d in m})
@@ -285,6 +458,7 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
     "models": {},
     "paper": PAPER["harmful_finetune"],
   }
+  areas: dict[tuple[str, str], tuple[list, np.ndarray]] = {}
   for model in sorted({m for r in runs for m in r["harmful"]}):
     by_dose = _pool(runs, lambda r: {d: recs for d, recs in r["harmful"].get(model, {}).items()})
     out["models"][model] = {}
@@ -294,12 +468,44 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
         keys, vals = _scores(by_dose[d], names)
         scores[d] = vals[np.argsort([str(k) for k in keys], kind="stable")]
       out["models"][model][group] = stats.dose_response(scores, n_boot=n_boot, seed=seed)
+      if len(doses) > 1:
+        areas[(model, group)] = _auc(by_dose, names, doses)
   if out["models"]:
     top = doses[-1]
     out["asymmetry"] = {
       m: {g: next(row["degradation"] for row in v[g] if row["dose"] == top) for g in groups}
       for m, v in out["models"].items()
     }
+  out["auc"] = {
+    m: {g: _mean(areas[(m, g)][1]) for g in groups if (m, g) in areas} for m in out["models"]
+  }
+  out["auc_differences"] = []
+  for treat, ctrl in HARMFUL_PAIRS:
+    for g, names in groups.items():
+      if (treat, g) not in areas or (ctrl, g) not in areas:
+        continue
+      (kt, at), (kc, ac) = areas[(treat, g)], areas[(ctrl, g)]
+      if kt != kc:
+        continue
+      b = stats.bootstrap_mean(ac - at, n_boot=n_boot, seed=seed)
+      per_seed = []
+      for run in runs:
+        h = run["harmful"]
+        if all(set(h.get(m, {})) >= set(doses) for m in (treat, ctrl)):
+          per_seed.append(_mean(_auc(h[ctrl], names, doses)[1] - _auc(h[treat], names, doses)[1]))
+      out["auc_differences"].append(
+        {
+          "treatment": treat,
+          "control": ctrl,
+          "group": g,
+          "diff": b["delta"],  # control's area - treatment's: > 0, the treatment drops less
+          "ci_low": b["ci_low"],
+          "ci_high": b["ci_high"],
+          "p": b["p"],
+          "seed_deltas": per_seed,
+          "seed_ci": stats.seed_interval(per_seed),
+        }
+      )
   return out
 
 
@@ -381,141 +587,16 @@ def _finite(x):
   return x
 
 
-def _comp(report, name):
-  return next((c for c in report["comparisons"] if c["name"] == name), None)
-
-
-def findings(report: dict) -> list[dict[str, Any]]:
-  """Claim by claim: the paper's direction, ours, and whether it reproduced (None: not run)."""
-  out = []
-
-  def add(claim, paper, ours, ok, significant=None):
-    """`ok`: the paper's direction holds here; `significant`: and beyond noise (None: n/a)."""
-    out.append(
-      {
-        "claim": claim,
-        "paper": paper,
-        "ours": ours,
-        "reproduced": None if ok is None else bool(ok),
-        "significant": None if (ok is None or significant is None) else bool(significant),
-      }
-    )
-
-  def ci(c):
-    lo, hi = c.get("mean_delta_ci_pp", [None, None])
-    return f" (mean delta 95% CI over evals {lo:+.1f}..{hi:+.1f} pp)" if lo is not None else ""
-
-  c = _comp(report, "beneficial_vs_baseline")
-  if c:
-    add(
-      "Beneficial-trait RL beats the compute-matched baseline on most evals",
-      COMPARISONS[0][4],
-      f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp"
-      f"{ci(c)}; {c['significant_wins']} significant gains, {c['significant_losses']} losses",
-      c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
-      (c.get("mean_delta_ci_pp") or [0])[0] > 0,
-    )
-  c = _comp(report, "health_only_vs_baseline")
-  if c:
-    add(
-      "Health-only trait RL transfers to non-health evals",
-      COMPARISONS[1][4],
-      f"ahead on {c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp{ci(c)}; "
-      f"{c['significant_wins']} significant gains, {c['significant_losses']} losses",
-      c["wins"] > c["n_evals"] / 2 and c["mean_delta_pp"] > 0,
-      (c.get("mean_delta_ci_pp") or [0])[0] > 0,
-    )
-  c = _comp(report, "helpfulness_control_vs_baseline")
-  if c:
-    add(
-      "Generic-helpfulness control: no significant gains",
-      COMPARISONS[3][4],
-      f"{c['significant_wins']} significant gains, mean {c['mean_delta_pp']:+.1f} pp",
-      c["significant_wins"] == 0,
-    )
-  ts = report["trait_scores"]
-  if "beneficial" in ts and "baseline" in ts:
-    tc = next((x for x in report["trait_comparisons"] if x["treatment"] == "beneficial"), None)
-    sig = tc and any(
-      e["name"] != "trait_train" and e["q_bh"] is not None and e["q_bh"] < 0.05 and e["delta"] > 0
-      for e in tc["evals"]
-    )
-    add(
-      "In-distribution trait score rises",
-      PAPER["trait_in_distribution"],
-      f"baseline {ts['baseline']['in_distribution']:.3f} -> beneficial "
-      f"{ts['beneficial']['in_distribution']:.3f} (held-out trait evals); training distribution "
-      f"{ts['baseline']['training_distribution']:.3f} -> {ts['beneficial']['training_distribution']:.3f}",
-      ts["beneficial"]["in_distribution"] > ts["baseline"]["in_distribution"] and bool(sig),
-    )
-  rates = report["refusal"]["rates"]
-  if "beneficial" in rates and "baseline" in rates:
-    b, t = rates["baseline"]["all"]["refusal"], rates["beneficial"]["all"]["refusal"]
-    add(
-      "The trait model refuses more on the alignment suite",
-      PAPER["refusal"],
-      f"refusal rate {b:.1%} -> {t:.1%}",
-      t > b,
-    )
-  cond = next(iter(report["refusal"]["conditioned"]), None)
-  if cond:
-    add(
-      "Still ahead where neither model refused",
-      PAPER["refusal_conditioned"],
-      f"ahead on {cond['wins']}/{cond['n_evals']}, mean {cond['mean_delta_pp']:+.1f} pp{ci(cond)}",
-      cond["wins"] > cond["n_evals"] / 2,
-      (cond.get("mean_delta_ci_pp") or [0])[0] > 0,
-    )
-  diffs = {
-    (d["treatment"], d["persona"]): d for d in report["persona_attack"].get("differences", [])
-  }
-  d = diffs.get(("beneficial", "bad_medical"))
-  if d:
-    add(
-      "Bad-medical persona degrades the trait model less (selective persistence)",
-      PAPER["persona_bad_medical"],
-      f"difference in degradation {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
-      d["diff"] > 0 and d["ci_low"] > 0,
-    )
-  d = diffs.get(("beneficial", "helpful_medical"))
-  if d:
-    add(
-      "Helpful persona steers both models alike",
-      PAPER["persona_helpful"],
-      f"difference {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f})",
-      d["ci_low"] <= 0 <= d["ci_high"],
-    )
-  asym = report["harmful_finetune"].get("asymmetry", {})
-  if "beneficial" in asym and "prior" in asym:
-    b, p = asym["beneficial"], asym["prior"]
-    add(
-      "Harmful fine-tuning: out-of-domain spill-over smaller after trait RL (vs the prior)",
-      PAPER["harmful_finetune"],
-      f"degradation at the top dose, in domain / out of domain: prior {p['in_domain']:+.3f} / "
-      f"{p['out_of_domain']:+.3f}; beneficial {b['in_domain']:+.3f} / {b['out_of_domain']:+.3f}"
-      + (
-        f"; baseline {asym['baseline']['in_domain']:+.3f} / {asym['baseline']['out_of_domain']:+.3f}"
-        if "baseline" in asym
-        else ""
-      ),
-      b["out_of_domain"] < p["out_of_domain"],
-    )
-  caps = next(
-    (x for x in report["capabilities"]["comparisons"] if x["treatment"] == "beneficial"), None
-  )
-  if caps:
-    add(
-      "Capabilities do not drop",
-      PAPER["capabilities"],
-      f"mean {caps['mean_delta_pp']:+.1f} pp over {caps['n_evals']} task families; "
-      f"{caps['significant_losses']} significant losses",
-      caps["significant_losses"] == 0,
-    )
-  return out
+def _comp(report, name, key="comparisons"):
+  return next((c for c in report.get(key, []) if c["name"] == name), None)
 
 
 def _fmt(x, spec=".3f"):
   return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def _ci(ci, spec=".3f"):
+  return "n/a" if not ci or None in ci else f"{_fmt(ci[0], spec)}..{_fmt(ci[1], spec)}"
 
 
 def markdown(report: dict) -> str:
@@ -534,43 +615,90 @@ def markdown(report: dict) -> str:
     "",
     "## Findings",
     "",
-    "| claim | paper | this run | reproduced |",
-    "|---|---|---|---|",
+    f"Status: reproduced needs >= {MIN_SEEDS} seeds, a seed-level CI excluding 0 and "
+    "family-level significance (BH over families); one seed gives at most direction_only; a "
+    "failed floor or manipulation check gives not_testable. Claims crediting trait RL must also "
+    "beat the helpfulness control.",
+    "",
+    "| claim | status | reason | paper | this run |",
+    "|---|---|---|---|---|",
   ]
   for f in report["findings"]:
-    mark = {True: "yes", False: "no", None: "n/a"}[f["reproduced"]]
-    if f["reproduced"] and f.get("significant") is False:
-      mark = "direction only (not significant)"
-    L.append(f"| {f['claim']} | {f['paper']} | {f['ours']} | {mark} |")
+    L.append(f"| {f['claim']} | {f['status']} | {f['reason']} | {f['paper']} | {f['ours']} |")
+  pre = report.get("preregistration") or {}
+  cand = pre.get("constant_candidates") or {}
   L += [
     "",
-    "## Comparisons (paired, 95% bootstrap CIs, BH q < 0.05)",
+    "## Preregistration (declared in the config before the run)",
     "",
-    "| comparison | evals | wins | mean delta (pp) | significant wins | significant losses | paper |",
-    "|---|---|---|---|---|---|---|",
+    f"Floor study.min_clean_score = {pre.get('min_clean_score')}; persona manipulation check: "
+    f"{pre.get('persona_manipulation_check')} (study.persona_min_lift = "
+    f"{pre.get('persona_min_lift')}); seeds {pre.get('seeds')} (reproduced needs "
+    f">= {pre.get('min_seeds_reproduced')}); alpha {pre.get('alpha')}, family level; "
+    f"harmful fine-tune: {pre.get('harmful_metric')}; capabilities: "
+    f"{pre.get('capability_floor')}; constant-reply candidates: {cand.get('count', 'n/a')} "
+    f"({cand.get('source', 'n/a')}).",
+    "",
+    "## Comparisons (paired; decisive comparison first)",
+    "",
+    "Slices are single evals; families group correlated slices and carry the primary test (BH "
+    "q < 0.05 over families). Seed CI: 95% t interval over per-seed mean deltas. <= const: "
+    "slices where the treatment / control scores at or below the best constant reply.",
+    "",
+    "| comparison | slices | wins | mean delta (pp) | seed CI (pp) | families up / down | "
+    "effective evals | significant slice wins / losses | <= const | testable | paper |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ]
   for c in report["comparisons"]:
+    fams = c.get("families") or []
     L.append(
       f"| {c['treatment']} vs {c['control']} | {c['n_evals']} | {c['wins']} | "
-      f"{c['mean_delta_pp']:+.1f} | {c['significant_wins']} | {c['significant_losses']} | "
+      f"{_fmt(c['mean_delta_pp'], '+.1f')} | {_ci(c.get('seed_ci'), '+.1f')} | "
+      f"{c.get('significant_families_up', 'n/a')} / {c.get('significant_families_down', 'n/a')}"
+      f" of {len(fams)} | {_fmt(c.get('n_effective_evals'), '.1f')} | "
+      f"{c['significant_wins']} / {c['significant_losses']} | "
+      f"{c.get('n_treatment_at_or_below_constant', 'n/a')} / "
+      f"{c.get('n_control_at_or_below_constant', 'n/a')} | "
+      f"{'yes' if c.get('testable', True) else 'no: ' + str(c.get('not_testable_reason'))} | "
       f"{c.get('paper', '')} |"
     )
-  main = _comp(report, "beneficial_vs_baseline")
-  if main:
+  for name in (DECISIVE, "beneficial_vs_baseline"):
+    c = _comp(report, name)
+    if c is None:
+      continue
     L += [
       "",
-      "### Beneficial vs baseline, per eval",
+      f"### Families: {c['treatment']} vs {c['control']}",
       "",
-      "![](plots/deltas_beneficial_vs_baseline.png)",
-      "",
-      "| eval | family | tag | beneficial | baseline | delta | 95% CI | q |",
-      "|---|---|---|---|---|---|---|---|",
+      "| family | slices | delta | 95% CI | q |",
+      "|---|---|---|---|---|",
     ]
-    for e in sorted(main["evals"], key=lambda e: -(e["delta"] or 0)):
+    for f in c.get("families") or []:
+      L.append(
+        f"| {f['name']} | {f['n_evals']} | {_fmt(f['delta'], '+.3f')} | "
+        f"{_ci(f.get('ci'), '+.3f')} | {_fmt(f.get('q_bh'))} |"
+      )
+    L += [
+      "",
+      f"### Slices: {c['treatment']} vs {c['control']}, per eval",
+      "",
+      f"![](plots/deltas_{name}.png)",
+      "",
+      f"| eval | family | tag | {c['treatment']} | {c['control']} | delta | 95% CI | q | "
+      "best constant reply | <= const |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in sorted(c["evals"], key=lambda e: -(e["delta"] or 0)):
+      mark = "/".join(
+        s
+        for s, k in (("T", "treatment_at_or_below_constant"), ("C", "control_at_or_below_constant"))
+        if e.get(k)
+      )
       L.append(
         f"| {e['name']} | {e['family']} | {e['tag']} | {_fmt(e['treatment'])} | "
         f"{_fmt(e['control'])} | {_fmt(e['delta'], '+.3f')} | "
-        f"{_fmt(e['ci_low'], '+.3f')}..{_fmt(e['ci_high'], '+.3f')} | {_fmt(e['q_bh'])} |"
+        f"{_fmt(e['ci_low'], '+.3f')}..{_fmt(e['ci_high'], '+.3f')} | {_fmt(e['q_bh'])} | "
+        f"{_fmt(e.get('constant_reply_best'))} | {mark or '-'} |"
       )
   L += [
     "",
@@ -632,6 +760,20 @@ def markdown(report: dict) -> str:
         f"| {d['treatment']} vs {d['control']} | {d['persona']} | {_fmt(d['diff'], '+.3f')} | "
         f"{_fmt(d['ci_low'], '+.3f')}..{_fmt(d['ci_high'], '+.3f')} | {_fmt(d['p'])} |"
       )
+    mc = pa.get("manipulation_check") or {}
+    L += [
+      "",
+      f"Manipulation check ({mc.get('persona')} must lift each model, CI above "
+      f"{mc.get('min_lift')}):",
+      "",
+      "| model | lift | 95% CI | passed |",
+      "|---|---|---|---|",
+    ]
+    for m, r in (mc.get("models") or {}).items():
+      L.append(
+        f"| {m} | {_fmt(r['lift'], '+.3f')} | {_ci(r['ci'], '+.3f')} | "
+        f"{'yes' if r['passed'] else 'NO'} |"
+      )
     L.append(
       f"\nPaper: {PAPER['persona_bad_medical']}; helpful persona: {PAPER['persona_helpful']}."
     )
@@ -657,6 +799,20 @@ def markdown(report: dict) -> str:
       f"\nCells: mean score (degradation vs dose 0; positive = the score dropped). "
       f"Paper: {PAPER['harmful_finetune']}."
     )
+    L += [
+      "",
+      "Area under the degradation-vs-dose curve per unit dose (the mean drop over the ladder; "
+      "difference = control's - treatment's, positive: the treatment drops less):",
+      "",
+      "| treatment vs control | group | difference | 95% CI | seed CI |",
+      "|---|---|---|---|---|",
+    ]
+    for d in hf.get("auc_differences", []):
+      L.append(
+        f"| {d['treatment']} vs {d['control']} | {d['group']} | {_fmt(d['diff'], '+.3f')} | "
+        f"{_fmt(d['ci_low'], '+.3f')}..{_fmt(d['ci_high'], '+.3f')} | "
+        f"{_ci(d.get('seed_ci'), '+.3f')} |"
+      )
   caps = report["capabilities"]
   L += [
     "",
