@@ -89,8 +89,14 @@ def test_report_has_every_contract_field_and_plot(study):
     "config",
     "findings",
     "trait_scores",
+    "preregistration",
   ):
     assert key in report, key
+  pre = report["preregistration"]  # declared in the config before the run
+  for key in ("min_clean_score", "persona_min_lift", "seeds", "constant_candidates", "alpha"):
+    assert key in pre, key
+  assert pre["family_level"] is True and pre["constant_candidates"]["count"] > 0
+  assert report["comparisons"][0]["name"] == "beneficial_vs_helpfulness_control"
   names = {c["name"] for c in report["comparisons"]}
   assert {"beneficial_vs_baseline", "health_only_vs_baseline"} <= names
   for c in report["comparisons"]:
@@ -104,12 +110,35 @@ def test_report_has_every_contract_field_and_plot(study):
       "significant_wins",
       "significant_losses",
       "evals",
+      "seed_deltas",
+      "seed_ci",
+      "families",
+      "n_effective_evals",
+      "n_treatment_at_or_below_constant",
     ):
       assert key in c, key
     assert c["n_evals"] == len(c["evals"]) and c["wins"] <= c["n_evals"]
+    assert len(c["seed_deltas"]) == 1 and c["seed_ci"] is None  # the smoke study: one seed
+    for f in c["families"]:
+      for key in ("name", "n_evals", "delta", "ci", "q_bh"):
+        assert key in f, key
+    assert sum(f["n_evals"] for f in c["families"]) == c["n_evals"]
     for e in c["evals"]:
-      for key in ("name", "family", "tag", "treatment", "control", "delta", "se", "p", "q_bh"):
+      for key in (
+        "name",
+        "family",
+        "tag",
+        "treatment",
+        "control",
+        "delta",
+        "se",
+        "p",
+        "q_bh",
+        "constant_reply_best",
+        "treatment_at_or_below_constant",
+      ):
         assert key in e, key
+      assert e["constant_reply_best"] is not None
       if e["delta"] is not None:
         assert abs(e["delta"] - (e["treatment"] - e["control"])) < 1e-9
   main = next(c for c in report["comparisons"] if c["name"] == "beneficial_vs_baseline")
@@ -131,13 +160,21 @@ def test_report_has_every_contract_field_and_plot(study):
   assert set(measured) == set(report["rl"]["arms"])
   assert all(r["rollout_tokens"] > 0 and r["trained_tokens"] > 0 for r in measured.values())
   assert all(f["reproduced"] in (True, False, None) for f in report["findings"])
+  statuses = ("reproduced", "not_reproduced", "direction_only", "not_testable")
+  for f in report["findings"]:
+    assert f["claim"] and f["status"] in statuses and f["reason"], f
+    assert f["status"] != "reproduced"  # one seed is never enough
   for name in PLOTS:
     path = os.path.join(workdir, "plots", name)
     assert os.path.getsize(path) > 1000 and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
   md = open(os.path.join(workdir, "report.md")).read()
+  assert md.index("## Findings") < md.index("## Comparisons") < md.index("### Slices")
   for heading in (
     "## Findings",
+    "## Preregistration",
     "## Comparisons",
+    "### Families",
+    "### Slices",
     "## Refusals",
     "## Persistence A",
     "## Persistence B",
