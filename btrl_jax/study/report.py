@@ -195,8 +195,9 @@ def _constant_best(runs: Sequence[dict]) -> dict[str, float]:
   return {n: float(np.mean(v)) for n, v in per.items()}
 
 
-def _marks(c: dict, constant: dict[str, float], floor: float) -> None:
-  """Constant-reply marks per eval and per comparison; the floor check of the comparison."""
+def _constant_marks(c: dict, constant: dict[str, float]) -> None:
+  """Per slice: the best constant reply's score and whether either model is at or below it;
+  per comparison: how many slices, and whether the treatment's mean is (over those slices)."""
   t_at, c_at, with_const = 0, 0, []
   for e in c["evals"]:
     cb = constant.get(e["name"])
@@ -217,15 +218,20 @@ def _marks(c: dict, constant: dict[str, float], floor: float) -> None:
   c["treatment_at_or_below_constant"] = bool(
     with_const and _mean([e["treatment"] for e in with_const]) <= const
   )
+
+
+def _floor(c: dict, floor: float) -> None:
+  """Testable when the control's clean mean over the slices reaches `study.min_clean_score`:
+  below it the control has no room to lose, and a gain over it is a gain over near-silence."""
   c["testable"] = bool(c["evals"]) and c["control_mean"] >= floor
-  c["not_testable_reason"] = (
-    None
-    if c["testable"]
-    else f"{c['control']}'s clean mean {c['control_mean']:.3f} is below the floor "
-    f"study.min_clean_score={floor:g}"
-    if c["evals"]
-    else "no evals"
-  )
+  c["not_testable_reason"] = None
+  if not c["evals"]:
+    c["not_testable_reason"] = "no evals"
+  elif not c["testable"]:
+    c["not_testable_reason"] = (
+      f"{c['control']}'s clean mean {c['control_mean']:.3f} is below the floor "
+      f"study.min_clean_score={floor:g}"
+    )
 
 
 def _eval_level_ci(c: dict, n_boot: int, seed: int) -> None:
@@ -263,7 +269,8 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
       alpha=ALPHA,
       condition=condition,
     )
-    _marks(c, constant, floor)
+    _constant_marks(c, constant)
+    _floor(c, floor)
     _eval_level_ci(c, n_boot, seed)
     return c
 
@@ -825,6 +832,10 @@ def markdown(report: dict) -> str:
     L.append(
       f"| {m} | " + " | ".join(_fmt(per[n]["mean"]) for n in registry.CAPABILITY_EVALS) + " |"
     )
+  L.append(
+    f"\nAbove the floor {caps.get('floor')} at the baseline (the only evals the capabilities "
+    f"finding uses): {', '.join(caps.get('above_floor') or []) or 'none'}."
+  )
   rl = report["rl"]
   L += [
     "",
