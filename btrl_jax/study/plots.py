@@ -84,7 +84,8 @@ def eval_deltas(comparison: Mapping[str, Any], path: str, alpha: float = 0.05) -
   """Forest plot: per-eval delta (treatment - control, percentage points) with its 95% CI.
 
   Evals are sorted by delta (largest on top) and coloured by tag; filled dots
-  are significant after Benjamini-Hochberg (q < alpha), hollow ones are not.
+  are significant after Benjamini-Hochberg (q < alpha), hollow ones are not; a
+  slice whose treatment scores at or below the best constant reply is labelled so.
   """
   evals = sorted(comparison.get("evals", []), key=lambda e: _num(e["delta"]))
   n = len(evals)
@@ -115,7 +116,11 @@ def eval_deltas(comparison: Mapping[str, Any], path: str, alpha: float = 0.05) -
     edge = [colors[i] for i in np.flatnonzero(s)]
     ax.scatter(d[s], y[s], s=28, zorder=3, edgecolors=edge, facecolors=edge if filled else "white")
   ax.axvline(0, color="black", lw=0.8)
-  ax.set_yticks(y, [e["name"] for e in evals], fontsize=7)
+  # A slice where the treatment scores at or below the best constant reply says nothing good.
+  names = [
+    e["name"] + (" (<= const)" if e.get("treatment_at_or_below_constant") else "") for e in evals
+  ]
+  ax.set_yticks(y, names, fontsize=7)
   ax.set_ylim(-0.7, n - 0.3)
   ax.set_xlabel(
     f"delta, {comparison['treatment']} - {comparison['control']} "
