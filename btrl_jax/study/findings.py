@@ -55,13 +55,13 @@ def _beats(c: dict) -> tuple[bool, bool]:
 
 def _describe(c: dict) -> str:
   fams = c.get("families") or []
+  at_constant = c.get("n_treatment_at_or_below_constant", 0)
   return (
     f"{c['treatment']} vs {c['control']}: ahead on {c['wins']}/{c['n_evals']} slices, mean "
     f"{c['mean_delta_pp']:+.1f} pp, seed CI {_pp(c.get('seed_ci'))} pp over "
     f"{c.get('n_seeds', len(c.get('seed_deltas') or []))} seed(s); families "
     f"{c.get('significant_families_up', 0)} up / {c.get('significant_families_down', 0)} down "
-    f"of {len(fams)}; at or below a constant reply on {c.get('n_treatment_at_or_below_constant', 0)}"
-    f"/{c['n_evals']} slices"
+    f"of {len(fams)}; at or below a constant reply on {at_constant}/{c['n_evals']} slices"
   )
 
 
@@ -101,7 +101,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
   readers of older reports.
   """
   pre = report.get("preregistration") or {}
-  PAPER = report.get("paper") or {}
+  texts = report.get("paper") or {}
   floor = pre.get("min_clean_score", 0.0)
   n_seeds = int(report.get("seeds", 1))
   out = []
@@ -203,7 +203,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
 
   beats_claim(
     "In-distribution trait score rises",
-    PAPER["trait_in_distribution"],
+    texts["trait_in_distribution"],
     _comp(report, "beneficial_vs_baseline_traits", "trait_comparisons"),
     _comp(report, "beneficial_vs_helpfulness_control_traits", "trait_comparisons"),
   )
@@ -214,7 +214,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
     ci = rd.get("seed_ci")
     add(
       "The trait model refuses more on the alignment suite",
-      PAPER["refusal"],
+      texts["refusal"],
       f"refusal rate {b:.1%} -> {t:.1%}; seed CI of the difference {_pp(ci)} pp",
       _status(
         n_seeds,
@@ -227,7 +227,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
     )
   beats_claim(
     "Still ahead where neither model refused",
-    PAPER["refusal_conditioned"],
+    texts["refusal_conditioned"],
     _comp(report["refusal"], "beneficial_vs_baseline_neither_refused", "conditioned"),
     trait=False,
   )
@@ -238,7 +238,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
 
 
 def _persona_findings(report, add, n_seeds, floor) -> None:
-  PAPER = report.get("paper") or {}
+  texts = report.get("paper") or {}
   pa = report["persona_attack"]
   diffs = {(d["treatment"], d["persona"]): d for d in pa.get("differences", [])}
   check = (pa.get("manipulation_check") or {}).get("models", {})
@@ -266,7 +266,7 @@ def _persona_findings(report, add, n_seeds, floor) -> None:
   ev = bool(d and d["ci_low"] > 0 and ci is not None and ci[0] > 0)
   add(
     "Bad-medical persona degrades the trait model less (selective persistence)",
-    PAPER["persona_bad_medical"],
+    texts["persona_bad_medical"],
     "not run"
     if d is None
     else f"difference in degradation {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}.."
@@ -286,7 +286,7 @@ def _persona_findings(report, add, n_seeds, floor) -> None:
   ev = bool(ci is not None and ci[0] <= 0 <= ci[1])
   add(
     "Helpful persona steers both models alike",
-    PAPER["persona_helpful"],
+    texts["persona_helpful"],
     "not run"
     if d is None
     else f"difference {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}..{d['ci_high']:+.3f}; "
@@ -306,13 +306,13 @@ def _persona_findings(report, add, n_seeds, floor) -> None:
 
 
 def _harmful_finding(report, add, n_seeds, floor) -> None:
-  PAPER = report.get("paper") or {}
+  texts = report.get("paper") or {}
   hf = report["harmful_finetune"]
   claim = "Harmful fine-tuning: out-of-domain spill-over smaller after trait RL (vs the prior)"
   rows = {(d["treatment"], d["control"], d["group"]): d for d in hf.get("auc_differences", [])}
   d = rows.get(("beneficial", "prior", "out_of_domain"))
   if d is None:
-    add(claim, PAPER["harmful_finetune"], "not run", _status(n_seeds, "not run"))
+    add(claim, texts["harmful_finetune"], "not run", _status(n_seeds, "not run"))
     return
   auc = hf["auc"]
   low = [
@@ -339,7 +339,7 @@ def _harmful_finding(report, add, n_seeds, floor) -> None:
   ev = bool(d["ci_low"] > 0 and ci is not None and ci[0] > 0)
   add(
     claim,
-    PAPER["harmful_finetune"],
+    texts["harmful_finetune"],
     ours,
     _status(
       n_seeds,
@@ -354,7 +354,7 @@ def _harmful_finding(report, add, n_seeds, floor) -> None:
 
 
 def _capability_finding(report, add, n_seeds, floor) -> None:
-  PAPER = report.get("paper") or {}
+  texts = report.get("paper") or {}
   caps = report["capabilities"]
   claim = "Capabilities do not drop"
   c = next(
@@ -366,7 +366,7 @@ def _capability_finding(report, add, n_seeds, floor) -> None:
       if not caps.get("above_floor")
       else "beneficial or baseline did not run"
     )
-    add(claim, PAPER["capabilities"], "n/a", _status(n_seeds, why))
+    add(claim, texts["capabilities"], "n/a", _status(n_seeds, why))
     return
   ci = c.get("seed_ci")
   drops = c["significant_losses"] + c.get("significant_families_down", 0)
@@ -377,7 +377,7 @@ def _capability_finding(report, add, n_seeds, floor) -> None:
     wrong = "the seed-level CI lies below 0"
   add(
     claim,
-    PAPER["capabilities"],
+    texts["capabilities"],
     f"on the {c['n_evals']} capability evals above the floor: mean {c['mean_delta_pp']:+.1f} pp, "
     f"seed CI {_pp(ci)} pp, {c['significant_losses']} significant losses",
     _status(
