@@ -40,7 +40,12 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
     sample_every=10,
   )
   cfg.checkpoint.every_steps = 20
-  cfg.eval.update(size=50, max_new_tokens=64, batch_size=256, n_boot=2000)
+  # 4 replies per prompt at T=1, paired across models by (prompt, sample) with common random
+  # numbers (evals/evaluator.py): greedy picks one modal reply per prompt, which makes evals
+  # move together. Costs ~2.5x the greedy eval, persona and harmful-eval time (~+5 min).
+  cfg.eval.update(
+    size=50, max_new_tokens=64, batch_size=256, n_boot=2000, num_samples=4, temperature=1.0
+  )
   cfg.study.update(harmful_doses="0,15,30,45,60")
   if variant == "smoke":
     cfg.data.update(
@@ -62,7 +67,10 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
       sample_every=1,
     )
     cfg.checkpoint.every_steps = 20
-    cfg.eval.update(size=6, max_new_tokens=24, batch_size=512, n_boot=200)
+    # Greedy, one reply per prompt: the smoke study checks the pipeline, not the statistics.
+    cfg.eval.update(
+      size=6, max_new_tokens=24, batch_size=512, n_boot=200, num_samples=1, temperature=0.0
+    )
     cfg.study.update(harmful_doses="0,2,4")
   elif variant:
     raise ValueError(f"unknown variant {variant!r} (have: {', '.join(STUDY_VARIANTS)})")
