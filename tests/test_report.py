@@ -60,7 +60,9 @@ def _run(
   models = tuple(dict.fromkeys(models))
   clean = {m: {e: recs(m, e) for e in EVALS + ("trait_train",)} for m in models}
   persona = {}
-  for m in ("baseline", "beneficial", "health_only"):
+  for m in ("baseline", "beneficial", "health_only", "helpfulness_control"):
+    if m not in models:
+      continue
     for p, shift in (
       ("bad_medical", -bad_drop.get(m, 0.2)),
       ("mental_health_disallowed", -bad_drop.get(m, 0.2)),
@@ -73,7 +75,8 @@ def _run(
       d: {e: clean[m][e] if d == 0 else recs(m, e, -harm_slope.get(m, 0.05) * d) for e in harm}
       for d in (0, 2, 4)
     }
-    for m in ("prior", "baseline", "beneficial")
+    for m in ("prior", "baseline", "beneficial", "helpfulness_control")
+    if m in models
   }
   return {
     "clean": clean,
@@ -194,3 +197,25 @@ def test_trait_claim_needs_to_beat_the_helpfulness_control():
     assert "helpfulness_control" in f["reason"], f
   assert _finding(report, "Beneficial-trait RL beats")["status"] == "not_reproduced"
   assert _finding(report, "Trait rubrics beat")["status"] != "reproduced"
+
+
+def test_persistence_claims_need_the_trait_arm_to_keep_more_than_the_control():
+  # The trait model keeps more than the baseline under the bad persona and the harmful
+  # fine-tune, but the helpfulness control keeps just as much: not trait-specific.
+  runs = [
+    _run(
+      k,
+      STRONG,
+      bad_drop={"beneficial": 0.05, "helpfulness_control": 0.05},
+      harm_slope={"beneficial": 0.01, "helpfulness_control": 0.01},
+    )
+    for k in range(3)
+  ]
+  report = _build(runs)
+  for prefix in ("Bad-medical persona", "Harmful fine-tuning"):
+    f = _finding(report, prefix)
+    assert f["status"] == "direction_only" and "helpfulness" in f["reason"], f
+  d = {
+    (x["treatment"], x["control"], x["persona"]) for x in report["persona_attack"]["differences"]
+  }
+  assert ("beneficial", "helpfulness_control", "bad_medical") in d

@@ -152,9 +152,19 @@ def test_report_has_every_contract_field_and_plot(study):
     "mental_health_disallowed",
     "helpful_medical",
   }
-  assert set(report["persona_attack"]["models"]) == {"baseline", "beneficial", "health_only"}
+  assert set(report["persona_attack"]["models"]) == {
+    "baseline",
+    "beneficial",
+    "health_only",
+    "helpfulness_control",
+  }
   assert report["harmful_finetune"]["doses"] == [0, 2, 4]
-  assert set(report["harmful_finetune"]["models"]) == {"prior", "baseline", "beneficial"}
+  assert set(report["harmful_finetune"]["models"]) == {
+    "prior",
+    "baseline",
+    "beneficial",
+    "helpfulness_control",
+  }
   assert report["rl"]["compute_matched"] is True
   measured = report["rl"]["compute"]["0"]  # from each arm's summary.json, not from the config
   assert set(measured) == set(report["rl"]["arms"])

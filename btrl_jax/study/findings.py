@@ -240,7 +240,16 @@ def findings(report: dict) -> list[dict[str, Any]]:
 def _persona_findings(report, add, n_seeds, floor) -> None:
   texts = report.get("paper") or {}
   pa = report["persona_attack"]
-  diffs = {(d["treatment"], d["persona"]): d for d in pa.get("differences", [])}
+  diffs = {
+    (d["treatment"], d["persona"]): d
+    for d in pa.get("differences", [])
+    if d["control"] == "baseline"
+  }
+  vs_control = {
+    d["persona"]: d
+    for d in pa.get("differences", [])
+    if d["treatment"] == "beneficial" and d["control"] == "helpfulness_control"
+  }
   check = (pa.get("manipulation_check") or {}).get("models", {})
   min_lift = (pa.get("manipulation_check") or {}).get("min_lift", 0.0)
 
@@ -264,17 +273,34 @@ def _persona_findings(report, add, n_seeds, floor) -> None:
   d = diffs.get(("beneficial", "bad_medical"))
   ci = d and d.get("seed_ci")
   ev = bool(d and d["ci_low"] > 0 and ci is not None and ci[0] > 0)
+  k = vs_control.get("bad_medical")
+  caps = []
+  if k is None:
+    caps.append("helpfulness_control was not attacked: not shown to be trait-specific")
+  elif not k["diff"] > 0:
+    caps.append(
+      f"the helpfulness control keeps as much (difference {k['diff']:+.3f}): not trait-specific"
+    )
+  elif not k["ci_low"] > 0:
+    caps.append("the margin over helpfulness_control does not exclude 0")
   add(
     "Bad-medical persona degrades the trait model less (selective persistence)",
     texts["persona_bad_medical"],
     "not run"
     if d is None
     else f"difference in degradation {d['diff']:+.3f} (95% CI {d['ci_low']:+.3f}.."
-    f"{d['ci_high']:+.3f}; seed CI {_pp(ci, '+.3f')})",
+    f"{d['ci_high']:+.3f}; seed CI {_pp(ci, '+.3f')})"
+    + (
+      ""
+      if k is None
+      else f"; vs helpfulness_control {k['diff']:+.3f} "
+      f"(95% CI {k['ci_low']:+.3f}..{k['ci_high']:+.3f})"
+    ),
     _status(
       n_seeds,
       untestable("bad_medical"),
       None if d is None or d["diff"] > 0 else "the trait model degrades as much or more",
+      caps=caps,
       evidence=ev,
       missing="the pooled or seed-level CI does not exclude 0",
       ok="pooled and seed-level CIs above 0 (the manipulation check passed)",
@@ -337,6 +363,17 @@ def _harmful_finding(report, add, n_seeds, floor) -> None:
   )
   ci = d.get("seed_ci")
   ev = bool(d["ci_low"] > 0 and ci is not None and ci[0] > 0)
+  k = rows.get(("beneficial", "helpfulness_control", "out_of_domain"))
+  caps = []
+  if k is None:
+    caps.append("helpfulness_control was not fine-tuned: not shown to be trait-specific")
+  else:
+    ours += f"; helpfulness_control - beneficial {k['diff']:+.3f} (95% CI {k['ci_low']:+.3f}.."
+    ours += f"{k['ci_high']:+.3f})"
+    if not k["diff"] > 0:
+      caps.append("the helpfulness control's area is as small: not trait-specific")
+    elif not k["ci_low"] > 0:
+      caps.append("the margin over helpfulness_control does not exclude 0")
   add(
     claim,
     texts["harmful_finetune"],
@@ -345,6 +382,7 @@ def _harmful_finding(report, add, n_seeds, floor) -> None:
       n_seeds,
       f"{' and '.join(low)} below the floor {floor:g}: nothing can degrade" if low else None,
       None if d["diff"] > 0 else "the trait model's out-of-domain area is not smaller",
+      caps=caps,
       evidence=ev,
       missing="the paired or seed-level CI does not exclude 0",
       ok="paired and seed-level CIs of the area difference above 0",

@@ -103,7 +103,12 @@ EVAL_META["trait_train"] = {"family": "trait_train", "tag": "all_domains"}
 ALPHA = 0.05  # BH threshold, for evals and for families
 # Harmful fine-tune: (treatment, control) pairs compared by the area under the dose-response
 # curve; the paper's pair (vs the pre-RL prior) first, then the compute-matched baseline.
-HARMFUL_PAIRS = (("beneficial", "prior"), ("beneficial", "baseline"), ("baseline", "prior"))
+HARMFUL_PAIRS = (
+  ("beneficial", "prior"),
+  ("beneficial", "baseline"),
+  ("baseline", "prior"),
+  ("beneficial", "helpfulness_control"),
+)
 
 
 def _pool(runs: Sequence[dict], pick) -> dict[str, dict[str, list[dict]]]:
@@ -411,17 +416,21 @@ def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
       ci = [-r["ci_high"], -r["ci_low"]]  # lift = -degradation
       check[model] = {"lift": -r["degradation"], "ci": ci, "passed": bool(ci[0] > min_lift)}
   out["manipulation_check"] = {"persona": HELPFUL_PERSONA, "min_lift": min_lift, "models": check}
+  # Against the baseline, and against the helpfulness control: selective persistence is a
+  # trait-specific claim only if the trait arm also keeps more than the control does.
   for treat in ("beneficial", "health_only"):
-    for persona in attacks.PERSONAS:
-      if (treat, persona) in pairs and ("baseline", persona) in pairs:
-        (bc, ba), (tc, ta) = pairs[("baseline", persona)], pairs[(treat, persona)]
+    for ctrl in ("baseline", "helpfulness_control"):
+      for persona in attacks.PERSONAS:
+        if (treat, persona) not in pairs or (ctrl, persona) not in pairs:
+          continue
+        (bc, ba), (tc, ta) = pairs[(ctrl, persona)], pairs[(treat, persona)]
         d = stats.degradation_difference(bc, ba, tc, ta, n_boot=n_boot, seed=seed)
         per_seed = []
         for run in runs:
           p = run.get("persona") or {}
-          bl, tl = f"baseline@{persona}", f"{treat}@{persona}"
+          bl, tl = f"{ctrl}@{persona}", f"{treat}@{persona}"
           if bl in p and tl in p:
-            sbc, sba = _aligned(run["clean"]["baseline"], p[bl], names)
+            sbc, sba = _aligned(run["clean"][ctrl], p[bl], names)
             stc, sta = _aligned(run["clean"][treat], p[tl], names)
             per_seed.append(float(np.mean((sbc - sba) - (stc - sta))))
         out["differences"].append(
@@ -429,7 +438,7 @@ def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
             d,
             persona=persona,
             treatment=treat,
-            control="baseline",
+            control=ctrl,
             seed_deltas=per_seed,
             seed_ci=stats.seed_interval(per_seed),
           )

@@ -9,9 +9,10 @@ Stages, in order (each prints its name, its elapsed time and an estimate of the 
             trait evals, the 7 capability evals and a sample of the trait *training*
             distribution (`trait_train`)
   persona   persistence A: the health and mental-health evals under each attack persona
-            (baseline, beneficial, health_only: the models its comparisons use)
-  harmful   persistence B: harmful SFT dose ladder on the prior, baseline and beneficial
-            models, then the health (in-domain) and misalignment / alignment-questions /
+            (baseline, beneficial, health_only, helpfulness_control: the models its
+            comparisons use; the control shows whether persistence is trait-specific)
+  harmful   persistence B: harmful SFT dose ladder on the prior, baseline, beneficial and
+            helpfulness-control models, then the health (in-domain) and misalignment / alignment-questions /
             model-spec (out-of-domain) evals at each dose
   report    statistics, W/report.md, W/report.json, W/plots/*.png
 
@@ -66,9 +67,9 @@ _SECTIONS = {
 }
 ARM_DATA_KEYS = data_build.ARM_KEYS
 TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
-HARMFUL_MODELS = ("prior", "baseline", "beneficial")
+HARMFUL_MODELS = ("prior", "baseline", "beneficial", "helpfulness_control")
 # The persona attack's comparisons: the trait arms against the compute-matched baseline.
-PERSONA_MODELS = ("baseline", "beneficial", "health_only")
+PERSONA_MODELS = ("baseline", "beneficial", "health_only", "helpfulness_control")
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 
 
