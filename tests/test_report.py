@@ -11,6 +11,7 @@ import pytest
 from btrl_jax import presets
 from btrl_jax.evals import registry
 from btrl_jax.study import findings as findings_lib
+from btrl_jax.study import markdown as markdown_lib
 from btrl_jax.study import report as report_lib
 
 EVALS = registry.ALIGNMENT_EVALS + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
@@ -132,7 +133,7 @@ def test_three_agreeing_seeds_can_reproduce(strong):
   assert all("constant_reply_best" in e for e in c["evals"])
   pre = strong["preregistration"]
   assert pre["seeds"] == 1 and pre["min_clean_score"] == 0.15 and pre["family_level"] is True
-  md = report_lib.markdown(strong)
+  md = markdown_lib.markdown(strong)
   assert md.index("## Findings") < md.index("## Comparisons")
   rows = md.split("## Comparisons", 1)[1].split("\n| beneficial vs ", 1)[1]
   assert rows.startswith("helpfulness_control |")  # the decisive comparison leads
