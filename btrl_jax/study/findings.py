@@ -237,6 +237,19 @@ def findings(report: dict) -> list[dict[str, Any]]:
   return out
 
 
+def _persistence_vs_control(k: dict | None, stage: str) -> list[str]:
+  """Caps of a persistence claim from the trait model vs the helpfulness control (`k`: a
+  difference row, > 0 when the trait model keeps more): persistence is trait-specific
+  only if the trait model also keeps more than the control does."""
+  if k is None:
+    return [f"helpfulness_control was not {stage}: not shown to be trait-specific"]
+  if not k["diff"] > 0:
+    return [f"the helpfulness control keeps as much ({k['diff']:+.3f}): not trait-specific"]
+  if not k["ci_low"] > 0:
+    return ["the margin over helpfulness_control does not exclude 0"]
+  return []
+
+
 def _persona_findings(report, add, n_seeds, floor) -> None:
   texts = report.get("paper") or {}
   pa = report["persona_attack"]
@@ -274,15 +287,7 @@ def _persona_findings(report, add, n_seeds, floor) -> None:
   ci = d and d.get("seed_ci")
   ev = bool(d and d["ci_low"] > 0 and ci is not None and ci[0] > 0)
   k = vs_control.get("bad_medical")
-  caps = []
-  if k is None:
-    caps.append("helpfulness_control was not attacked: not shown to be trait-specific")
-  elif not k["diff"] > 0:
-    caps.append(
-      f"the helpfulness control keeps as much (difference {k['diff']:+.3f}): not trait-specific"
-    )
-  elif not k["ci_low"] > 0:
-    caps.append("the margin over helpfulness_control does not exclude 0")
+  caps = _persistence_vs_control(k, "attacked")
   add(
     "Bad-medical persona degrades the trait model less (selective persistence)",
     texts["persona_bad_medical"],
@@ -364,16 +369,10 @@ def _harmful_finding(report, add, n_seeds, floor) -> None:
   ci = d.get("seed_ci")
   ev = bool(d["ci_low"] > 0 and ci is not None and ci[0] > 0)
   k = rows.get(("beneficial", "helpfulness_control", "out_of_domain"))
-  caps = []
-  if k is None:
-    caps.append("helpfulness_control was not fine-tuned: not shown to be trait-specific")
-  else:
+  caps = _persistence_vs_control(k, "fine-tuned")
+  if k is not None:
     ours += f"; helpfulness_control - beneficial {k['diff']:+.3f} (95% CI {k['ci_low']:+.3f}.."
     ours += f"{k['ci_high']:+.3f})"
-    if not k["diff"] > 0:
-      caps.append("the helpfulness control's area is as small: not trait-specific")
-    elif not k["ci_low"] > 0:
-      caps.append("the margin over helpfulness_control does not exclude 0")
   add(
     claim,
     texts["harmful_finetune"],
