@@ -280,6 +280,7 @@ SCHEMA: dict[str, Any] = {
   "study": {
     "arms": Spec(str, check=lambda v: _arms(v)),
     "seeds": _int(1, 100),
+    "prior_seeds": _int(1, 100),
     "persona_attack": Spec(bool),
     "harmful_doses": Spec(str, check=lambda v: _doses(v)),
     "harmful_learning_rate": _float(0.0, 1.0),
@@ -430,6 +431,7 @@ def base_config() -> ml_collections.ConfigDict:
     dict(
       arms=",".join(ARMS),
       seeds=1,
+      prior_seeds=1,
       persona_attack=True,
       harmful_doses="0,15,30,45,60",
       harmful_learning_rate=1e-4,
@@ -510,6 +512,10 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
       f"= {rl.steps * rl.prompts_per_step} prompts hold no trait prompt (the first comes at "
       f"prompt {first_trait_prompt(cfg.data.trait_fraction)}); a trait arm would train as the "
       "baseline"
+    )
+  if cfg.study.prior_seeds > cfg.study.seeds:
+    raise ConfigError(
+      f"config.study.prior_seeds={cfg.study.prior_seeds}: exceeds study.seeds={cfg.study.seeds}"
     )
   if cfg.sample.top_k > m.vocab_size:
     raise ConfigError(

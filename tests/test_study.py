@@ -27,8 +27,12 @@ PLOTS = (
 
 
 def _run(workdir, timeout=600):
+  return _run_args(workdir, timeout=timeout)
+
+
+def _run_args(workdir, *args, timeout=600):
   r = subprocess.run(
-    CMD + [f"--workdir={workdir}"],
+    CMD + [f"--workdir={workdir}", *args],
     cwd=ROOT,
     env=ENV,
     capture_output=True,
@@ -340,3 +344,20 @@ def test_compute_match_is_measured_and_can_fail():
     assert result["compute_matched"] is False, bad
   spread = compute_match([{"a": _summary(tokens=500.0), "b": _summary()}])["compute_spread"]
   assert abs(spread - 0.5) < 1e-12
+
+
+def test_seeds_share_one_prior(tmp_path):
+  """`study.seeds=2` over `study.prior_seeds=1`: the second seed trains its arms from the first
+  seed's data and prior (built once) with its own RL / eval seed, and the report pools both."""
+  work = tmp_path / "two_seeds"
+  out = _run_args(work, "--config.study.seeds=2")
+  second = out.split("[study] seed 1 (2/2)", 1)[1]
+  assert "  data: up to date, skipped" in second and "  prior: up to date, skipped" in second
+  assert not (work / "seed_1" / "sft").exists() and (work / "seed_0" / "sft").is_dir()
+  report = json.load(open(work / "report.json"))
+  assert report["seeds"] == 2 and report["preregistration"]["prior_seeds"] == 1
+  assert all(len(c["seed_deltas"]) == 2 and c["seed_ci"] is not None for c in report["comparisons"])
+  summaries = [
+    json.load(open(work / f"seed_{k}" / "arms" / "beneficial" / "summary.json")) for k in (0, 1)
+  ]
+  assert [s["seed"] for s in summaries] == [0, 1]  # each seed's RL ran with its own seed

@@ -114,11 +114,14 @@ def train(
   progress: bool = True,
   on_step: Callable[[int, dict], None] | None = None,
   learner: Learner | None = None,
+  data_dir: str | None = None,
 ):
   """Runs (or resumes) one arm; returns the final (params, step).
 
   `learner`: one built from the same prior and `rl` config (the study shares one across
   its compute-matched arms, so they compile once); arms differ only in `data.*`.
+  `data_dir`: where `btrl data` wrote the RL prompts (default W/data; the study's seeds
+  that share a prior read the prior's).
   """
   rl, arm = cfg.rl, cfg.rl.arm
   out = arm_dir(workdir, arm)
@@ -128,7 +131,7 @@ def train(
     learner = Learner(cfg, load_policy(prior_path, mesh), mesh=mesh)
   elif learner.rl.to_dict() != rl.to_dict() | {"arm": learner.rl.arm}:
     raise ValueError("a shared learner must have the arm's rl config (arms are compute-matched)")
-  data_dir = os.path.join(workdir, "data")
+  data_dir = data_dir or os.path.join(workdir, "data")
   it = rl_prompt_batches(
     read_dataset("btrl_rl_prompts", "trait", data_dir),
     read_dataset("btrl_rl_prompts", "standard", data_dir),

@@ -175,6 +175,7 @@ def preregistration(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
     "min_clean_score": float(st.get("min_clean_score", 0.15)),
     "persona_min_lift": float(st.get("persona_min_lift", 0.0)),
     "seeds": int(st.seeds),
+    "prior_seeds": int(st.get("prior_seeds", 1)),  # RL/eval seeds share these priors
     "min_seeds_reproduced": MIN_SEEDS,
     "alpha": ALPHA,
     "family_level": True,

@@ -20,8 +20,12 @@ Every stage writes a stamp holding a hash of the config sections it depends on
 (cumulative: a changed prior invalidates every later stage); a stage whose stamp
 matches is skipped, one whose stamp differs is redone, so an interrupted study
 resumes where it stopped. Training stages resume from their own checkpoints.
-`study.seeds` > 1 runs everything once per seed (`W/seed_<k>/`, seed = `seed + k`)
-and the report pools the paired samples of all seeds.
+`study.seeds` > 1 runs the arms, evals and persistence stages once per seed
+(`W/seed_<k>/`, RL / eval / harmful-fine-tune seed = `seed + k`) over
+`study.prior_seeds` priors: seed k trains its arms from prior k mod prior_seeds
+(data and prior built with seed `seed + k mod prior_seeds`, in that prior's first
+seed directory, and read from there). The report pools the paired samples of all
+seeds; between-run variance enters through the seed-level statistics.
 
 Several processes (one per host of a TPU slice, or `launch/multihost_local.sh`) run
 the same command on one shared workdir: they train and evaluate together on one
@@ -59,7 +63,7 @@ STAGES = ("data", "prior", "arms", "evals", "persona", "harmful", "report")
 _SECTIONS = {
   "data": ("seed", "data", "tokenizer"),
   "prior": ("model", "sft"),
-  "arms": ("rl", "mesh", "study.arms"),
+  "arms": ("rl", "mesh", "study.arms", "study.prior_seeds"),
   "evals": ("eval",),
   "persona": ("study.persona_attack",),
   "harmful": ("study.harmful_doses", "study.harmful_learning_rate", "study.harmful_batch_size"),
@@ -205,24 +209,44 @@ def _eval_models(
   return out
 
 
-def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
-  """All stages for one seed; returns what the report needs."""
+def run_one(
+  cfg: ml_collections.ConfigDict,
+  workdir: str,
+  log=print,
+  prior_seed: int | None = None,
+  prior_workdir: str | None = None,
+) -> dict[str, Any]:
+  """All stages for one seed; returns what the report needs.
+
+  `prior_seed`: the seed of the data and the prior (default `cfg.seed`, which seeds RL,
+  evals and the harmful fine-tune); `prior_workdir`: where they are built (default
+  `workdir`). A seed that shares an earlier seed's prior passes that seed's directory and
+  finds both stages done there.
+  """
   os.makedirs(workdir, exist_ok=True)
   stamps = Stamps(workdir)
   prog = Progress(stamps, log)
   arms = [a.strip() for a in cfg.study.arms.split(",") if a.strip()]
+  pcfg = ml_collections.ConfigDict(cfg.to_dict())
+  pcfg.seed = cfg.seed if prior_seed is None else prior_seed
+  pdir = prior_workdir or workdir
+  shared = os.path.abspath(pdir) != os.path.abspath(workdir)
+  pstamps = Stamps(pdir) if shared else stamps
+  data_dir = os.path.join(pdir, "data")
 
-  t = prog.start("data")
-  result = data_build.build(cfg, workdir)
+  t = prog.start("data", f" (shared with {pdir})" if shared else "")
+  result = data_build.build(pcfg, pdir)
   prog.finish("data", t, skipped=result.reused)
 
   t = prog.start("prior", f" ({cfg.sft.steps} SFT steps)")
-  h = stage_hash(cfg, "prior")
-  prior_dir = os.path.join(workdir, "sft")
-  if not stamps.done("prior", h):
+  h = stage_hash(pcfg, "prior")
+  prior_dir = os.path.join(pdir, "sft")
+  if not pstamps.done("prior", h):
+    if shared:
+      raise RuntimeError(f"the prior this seed shares is not built in {pdir}")
     if "prior" in stamps.state:  # a different prior: its checkpoints must not be resumed
       _move_aside(prior_dir, workdir)
-    cfg_prior = ml_collections.ConfigDict(cfg.to_dict())
+    cfg_prior = ml_collections.ConfigDict(pcfg.to_dict())
     cfg_prior.sft.data = "prior"
     sft.run(cfg_prior, workdir)
     stamps.mark("prior", h)
@@ -247,7 +271,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
       if learner is None:
         learner = Learner(acfg, prior, mesh=mesh)
       learner.rl.arm = arm
-      rl_train.train(acfg, workdir, learner=learner)
+      rl_train.train(acfg, workdir, learner=learner, data_dir=data_dir)
       parallel.sync(f"btrl-arm-{arm}")  # process 0 has written its summary.json
       stamps.mark(f"arms/{arm}", h)
       prog.worked = True
@@ -262,9 +286,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   suite = evaluator.load_suite(cfg, names)
   # The RL trait prompts repeat some scenarios (small slot pools); score each one once.
   trait_train = list(
-    {
-      ex["id"]: ex for ex in read_dataset("btrl_rl_prompts", "trait", os.path.join(workdir, "data"))
-    }.values()
+    {ex["id"]: ex for ex in read_dataset("btrl_rl_prompts", "trait", data_dir)}.values()
   )
   pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
@@ -304,7 +326,7 @@ def run_one(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str
   ]
   ft = None
   if todo:
-    examples = list(read_dataset("btrl_harmful", "train", os.path.join(workdir, "data")))
+    examples = list(read_dataset("btrl_harmful", "train", data_dir))
     ft = harmful_lib.HarmfulFinetune(cfg, examples, prior.tokenizer)
     prog.worked = True
   for m in harm_models:
@@ -349,15 +371,16 @@ def run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, An
   t0 = time.perf_counter()
   if not parallel.is_lead():
     log = lambda *_: None  # noqa: E731 - one process's stage lines are the study's
-  seeds = [cfg.seed + k for k in range(cfg.study.seeds)]
+  n, n_priors = cfg.study.seeds, cfg.study.prior_seeds
+  wds = [workdir if n == 1 else os.path.join(workdir, f"seed_{k}") for k in range(n)]
   runs = []
-  for k, seed in enumerate(seeds):
+  for k in range(n):
     scfg = ml_collections.ConfigDict(cfg.to_dict())
-    scfg.seed = seed
-    wd = workdir if len(seeds) == 1 else os.path.join(workdir, f"seed_{k}")
-    if len(seeds) > 1:
-      log(f"[study] seed {seed} ({k + 1}/{len(seeds)}) in {wd}")
-    runs.append(run_one(scfg, wd, log))
+    scfg.seed = cfg.seed + k
+    j = k % n_priors  # seeds 0..n_priors-1 build the priors; the rest reuse them
+    if n > 1:
+      log(f"[study] seed {scfg.seed} ({k + 1}/{n}) in {wds[k]}, prior {cfg.seed + j}")
+    runs.append(run_one(scfg, wds[k], log, prior_seed=cfg.seed + j, prior_workdir=wds[j]))
   from btrl_jax.study import report as report_lib  # scipy and matplotlib load only here
 
   t = time.perf_counter()
