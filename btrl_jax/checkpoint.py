@@ -77,11 +77,16 @@ def data_to_key(data: jax.Array, impl: str | None = None) -> jax.Array:
   return jax.random.wrap_key_data(data, impl=impl)
 
 
-def restore_target(tree: PyTree) -> PyTree:
-  """The abstract restore target of a live (or `jax.eval_shape`-d) state whose leaves carry
-  this run's shardings: `jax.ShapeDtypeStruct(shape, dtype, sharding=...)` per leaf, so a
-  checkpoint written by any number of processes on any mesh is read onto this one."""
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), tree)
+def restore_target(tree: PyTree, shardings: PyTree | None = None) -> PyTree:
+  """The abstract restore target of a state on this run's shardings:
+  `jax.ShapeDtypeStruct(shape, dtype, sharding=...)` per leaf, so a checkpoint written by
+  any number of processes on any mesh is read onto this one. `shardings` (same structure):
+  for an abstract `tree`; default: each leaf's own (a live state's)."""
+  if shardings is None:
+    shardings = jax.tree.map(lambda x: x.sharding, tree)
+  return jax.tree.map(
+    lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree, shardings
+  )
 
 
 class Checkpointer:

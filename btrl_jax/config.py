@@ -123,11 +123,11 @@ MIXTURE_MAX_CYCLE = 100
 
 
 def _trait_fraction(value: float) -> str | None:
-  p_q = fractions.Fraction(value).limit_denominator(MIXTURE_MAX_CYCLE)
+  p, q = _cycle(value)
   cycle = f"any cycle of at most {MIXTURE_MAX_CYCLE} prompts"
-  if value > 0 and p_q == 0:
+  if value > 0 and p == 0:
     return f"gives no trait prompt in {cycle} (rounds to 0); use 0 or at least 0.01"
-  if value < 1 and p_q == 1:
+  if value < 1 and p == q:
     return f"gives no standard prompt in {cycle} (rounds to 1); use 1 or at most 0.99"
   return None
 

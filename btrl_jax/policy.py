@@ -20,7 +20,7 @@ import ml_collections
 from flax import nnx
 
 from btrl_jax import parallel
-from btrl_jax.checkpoint import Checkpointer
+from btrl_jax.checkpoint import Checkpointer, restore_target
 from btrl_jax.sampling import Sampler, SamplingParams
 from btrl_jax.tokenizer import Tokenizer
 from btrl_jax.train_state import abstract_state
@@ -106,11 +106,7 @@ def load_policy(path: str, mesh=None) -> Policy:
     # Every leaf read straight into this mesh's sharding, so a checkpoint written by any
     # number of processes on any mesh loads here (without shardings in the target, Orbax
     # would rebuild the saved ones, whose devices need not exist in this job).
-    target = jax.tree.map(
-      lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-      tree,
-      parallel.state_shardings(tree, mesh),
-    )
+    target = restore_target(tree, parallel.state_shardings(tree, mesh))
     state, meta = ckpt.restore(step, target=target)
   tok = Tokenizer.from_bytes(base64.b64decode(meta["tokenizer_b64"]))
   return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]), mesh)

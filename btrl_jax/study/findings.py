@@ -35,7 +35,8 @@ DECISIVE = "beneficial_vs_helpfulness_control"
 HELPFUL_PERSONA = "helpful_medical"  # the persona attack's manipulation check
 
 
-def _comp(report, name, key="comparisons"):
+def comparison_named(report, name, key="comparisons"):
+  """The comparison called `name` in `report[key]` (None when it did not run)."""
   return next((c for c in report.get(key, []) if c["name"] == name), None)
 
 
@@ -157,7 +158,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
       evidence,
     )
 
-  decisive = _comp(report, DECISIVE)
+  decisive = comparison_named(report, DECISIVE)
   beats_claim(
     "Trait rubrics beat a generic-helpfulness reward on the same prompts and compute "
     "(the decisive comparison)",
@@ -167,18 +168,18 @@ def findings(report: dict) -> list[dict[str, Any]]:
   )
   beats_claim(
     "Beneficial-trait RL beats the compute-matched baseline on most evals",
-    (_comp(report, "beneficial_vs_baseline") or {}).get("paper", ""),
-    _comp(report, "beneficial_vs_baseline"),
+    (comparison_named(report, "beneficial_vs_baseline") or {}).get("paper", ""),
+    comparison_named(report, "beneficial_vs_baseline"),
     decisive,
   )
   beats_claim(
     "Health-only trait RL transfers to non-health evals",
-    (_comp(report, "health_only_vs_baseline") or {}).get("paper", ""),
-    _comp(report, "health_only_vs_baseline"),
-    _comp(report, "health_only_vs_helpfulness_control"),
+    (comparison_named(report, "health_only_vs_baseline") or {}).get("paper", ""),
+    comparison_named(report, "health_only_vs_baseline"),
+    comparison_named(report, "health_only_vs_helpfulness_control"),
   )
 
-  c = _comp(report, "helpfulness_control_vs_baseline")
+  c = comparison_named(report, "helpfulness_control_vs_baseline")
   paper = "no significant gains (2nd-hand)"
   if c is None:
     add(
@@ -204,8 +205,8 @@ def findings(report: dict) -> list[dict[str, Any]]:
   beats_claim(
     "In-distribution trait score rises",
     texts["trait_in_distribution"],
-    _comp(report, "beneficial_vs_baseline_traits", "trait_comparisons"),
-    _comp(report, "beneficial_vs_helpfulness_control_traits", "trait_comparisons"),
+    comparison_named(report, "beneficial_vs_baseline_traits", "trait_comparisons"),
+    comparison_named(report, "beneficial_vs_helpfulness_control_traits", "trait_comparisons"),
   )
 
   rates, rd = report["refusal"]["rates"], report["refusal"].get("rate_delta")
@@ -228,7 +229,7 @@ def findings(report: dict) -> list[dict[str, Any]]:
   beats_claim(
     "Still ahead where neither model refused",
     texts["refusal_conditioned"],
-    _comp(report["refusal"], "beneficial_vs_baseline_neither_refused", "conditioned"),
+    comparison_named(report["refusal"], "beneficial_vs_baseline_neither_refused", "conditioned"),
     trait=False,
   )
   _persona_findings(report, add, n_seeds, floor)

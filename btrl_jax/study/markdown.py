@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from btrl_jax.evals import registry
-from btrl_jax.study.findings import DECISIVE, MIN_SEEDS, _comp
+from btrl_jax.study.findings import DECISIVE, MIN_SEEDS, comparison_named
 
 
 def _fmt(x, spec=".3f"):
@@ -83,7 +83,7 @@ def markdown(report: dict) -> str:
       f"{c.get('paper', '')} |"
     )
   for name in (DECISIVE, "beneficial_vs_baseline"):
-    c = _comp(report, name)
+    c = comparison_named(report, name)
     if c is None:
       continue
     L += [

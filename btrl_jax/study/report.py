@@ -605,10 +605,6 @@ def _finite(x):
   return x
 
 
-def _comp(report, name, key="comparisons"):
-  return next((c for c in report.get(key, []) if c["name"] == name), None)
-
-
 def write(report: dict, runs: Sequence[dict], workdir: str) -> None:
   from btrl_jax.study import plots
 
