@@ -24,6 +24,7 @@ import numpy as np
 from flax import nnx
 
 from btrl_jax import config as config_lib
+from btrl_jax import parallel
 from btrl_jax.models import build, param_count
 from btrl_jax.sampling import Sampler, SamplingParams
 
@@ -47,12 +48,19 @@ def _time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
   return first, statistics.median(times)
 
 
+# W1 is small: every device holds it whole and takes a share of the rows (on a CPU host,
+# one device per core: parallel.configure_cpu_devices).
+W1_MESH = dict(data=-1, fsdp=1, tensor=1)
+
+
 def bench_sample(repeats: int = 5) -> dict:
   """Generated tokens/s on W1 at temperature 1.0 and greedy."""
   cfg = config_lib.model_config()
   model = build(cfg, seed=0)
   graphdef, params = nnx.split(model)
-  sampler = Sampler(graphdef, eos_id=-1)  # an id no token has: EOS is never sampled
+  mesh = parallel.make_mesh(W1_MESH)
+  params = parallel.put(params, parallel.state_shardings(params, mesh))
+  sampler = Sampler(graphdef, eos_id=-1, mesh=mesh)  # an id no token has: EOS never sampled
   rng = np.random.default_rng(0)
   prompts = [
     list(rng.integers(4, cfg.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
@@ -66,6 +74,7 @@ def bench_sample(repeats: int = 5) -> dict:
     "new_tokens": W1["new_tokens"],
     "backend": jax.default_backend(),
     "devices": jax.device_count(),
+    "mesh": dict(mesh.shape),
   }
   keys = iter(jax.random.split(jax.random.key(0), repeats + 1))
   for name, temperature in (("t1", 1.0), ("greedy", 0.0)):
@@ -100,6 +109,7 @@ def bench_grpo(repeats: int = 5) -> dict:
 
   cfg = config_lib.base_config()
   cfg.model = config_lib.model_config()
+  cfg.mesh.update(W1_MESH)
   cfg.rl.update(
     prompts_per_step=W1["prompts"],
     group_size=W1["group_size"],
@@ -164,6 +174,7 @@ def bench_grpo(repeats: int = 5) -> dict:
     "new_tokens": n,
     "backend": jax.default_backend(),
     "devices": jax.device_count(),
+    "mesh": dict(learner.mesh.shape),
     "step_s": round(med["total"], 4),
     "rollout_s": round(med["rollout"], 4),
     "reference_s": round(med["reference"], 4),

@@ -194,7 +194,8 @@ def _config(required: bool = True):
 
   from btrl_jax import parallel
 
-  parallel.check_mesh(cfg.mesh, jax.device_count())  # counts devices, compiles nothing
+  shape = parallel.check_mesh(cfg.mesh, jax.device_count())  # counts devices, compiles nothing
+  parallel.check_batches(cfg, shape)
   return cfg
 
 
@@ -413,10 +414,12 @@ def main(argv: list[str]) -> None:
   command = argv[1]
   try:
     try:
-      from btrl_jax import parallel
+      from btrl_jax import parallel, runtime
 
       # config.distributed.*, else BTRL_COORDINATOR=... / BTRL_AUTO_DISTRIBUTED=1
-      parallel.maybe_initialize_distributed(config=_distributed_section())
+      if not parallel.maybe_initialize_distributed(config=_distributed_section()):
+        runtime.configure_cpu_devices()  # one device per core (BTRL_CPU_DEVICES=N)
+      runtime.configure_compile_cache()  # BTRL_COMPILE_CACHE=DIR|off
       globals()[f"cmd_{command}"](argv)
     except DataError as e:
       errors = getattr(e, "errors", None) or [str(e).splitlines()[0]]

@@ -92,6 +92,26 @@ def check_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], n_devices: int) -> t
   return tuple(sizes)
 
 
+def check_batches(cfg: Any, shape: Sequence[int]) -> None:
+  """Every training batch of `cfg` splits into whole row blocks over the mesh's batch axes
+  (data x fsdp of `shape`, from `check_mesh`); raises ConfigError naming the key."""
+  shards = shape[0] * shape[1]
+  rl = cfg.rl
+  batches = {
+    "sft.batch_size": cfg.sft.batch_size,
+    "rl.prompts_per_step x rl.group_size / rl.minibatches": (
+      rl.prompts_per_step * rl.group_size // max(1, rl.minibatches)
+    ),
+    "study.harmful_batch_size": cfg.study.harmful_batch_size,
+  }
+  for key, rows in batches.items():
+    if rows % shards:
+      raise ConfigError(
+        f"config.{key} = {rows} rows do not split over the mesh's {shards} batch shards "
+        f"(data x fsdp = {shape[0]} x {shape[1]}); use a multiple of {shards}, or another mesh"
+      )
+
+
 def make_mesh(mesh_cfg: Mapping[str, int] | Sequence[int], devices=None) -> Mesh:
   """A (data, fsdp, tensor) mesh over `devices` (default: all); raises as `check_mesh` does."""
   devices = jax.devices() if devices is None else list(devices)
@@ -263,6 +283,26 @@ def local_rows(x: jax.Array) -> np.ndarray:
     return np.asarray(x)
   blocks = {s.index[0].start or 0: s.data for s in x.addressable_shards}
   return np.concatenate([np.asarray(blocks[k]) for k in sorted(blocks)])
+
+
+def local_row_indices(x: jax.Array) -> np.ndarray:
+  """The global row indices `local_rows(x)` returns, in its order."""
+  if x.is_fully_addressable:
+    return np.arange(x.shape[0])
+  spans = {s.index[0].start or 0: s.index[0].stop or x.shape[0] for s in x.addressable_shards}
+  return np.concatenate([np.arange(a, spans[a]) for a in sorted(spans)])
+
+
+def host_array(x: jax.Array) -> np.ndarray:
+  """The whole of a global array on every process (one all-gather with several)."""
+  if x.is_fully_addressable:
+    return np.asarray(x)
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def batch_shards(mesh: Mesh) -> int:
+  """How many row blocks a `batch_sharding` array is split into (data x fsdp)."""
+  return mesh.shape["data"] * mesh.shape["fsdp"]
 
 
 def process_max(value: int) -> int:

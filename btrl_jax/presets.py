@@ -21,6 +21,9 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
     vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32, mlp_dim=512
   )
   cfg.tokenizer.vocab_size = 2048
+  # A 5M-parameter model: every device holds it whole and takes its share of each batch
+  # (on a CPU host, one device per core: parallel.configure_cpu_devices).
+  cfg.mesh.update(data=-1, fsdp=1, tensor=1)
   cfg.sft.update(
     data="prior",
     steps=600,

@@ -159,23 +159,35 @@ def choose(
 class Sampler:
   """Samples from a Transformer; one compiled program per (bucketed shape, static option) set.
 
+  Decoding runs in segments of `segment` steps. Between segments the host reads which
+  rows have finished; once the unfinished rows fit in half the batch or less, they are
+  gathered into a smaller batch (the row count halved until it just holds them) and only
+  those are decoded on: a reply stops costing compute when it ends, instead of every row
+  waiting for the longest (replies here average about half the generation length). A
+  compacted row keeps its own copy of its prompt's cache, its random stream and its
+  slot arithmetic, so what it samples does not depend on when or whether it was moved.
+  `segment=0` decodes every step in one program.
+
   With a `mesh`, prompts and every row of the KV cache are split over the mesh's batch
   axes (data x fsdp) and the cache's kv heads over `tensor` (parallel.KV_CACHE_AXES);
   params are used with whatever sharding they carry (parallel.state_shardings). With
-  several processes each passes its own prompts and gets its own rows back.
+  several processes each passes its own prompts and gets its own rows back; every process
+  reads the same finished-row flags, so they compact alike.
   """
 
-  def __init__(self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0, mesh=None):
+  def __init__(
+    self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0, mesh=None, segment: int = 16
+  ):
     self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, eos_id, pad_id, mesh
+    self.segment = segment
     self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
-    rows = None if mesh is None else tuple(parallel.batch_sharding(mesh, n) for n in (2, 1, 2))
-    self._generate = jax.jit(
-      self._generate_impl,
-      out_shardings=rows,
-      static_argnames=("group_size", "buffer_len", "greedy", "top_k", "top_p"),
-    )
+    self.compactions = 0  # batches shrunk so far (for tests and benchmarks)
+    options = ("greedy", "top_k", "top_p")
+    self._start = jax.jit(self._start_impl, static_argnames=("group_size", "buffer_len") + options)
+    self._decode = jax.jit(self._decode_impl, static_argnames=options, donate_argnums=(1,))
+    self._compact = jax.jit(self._compact_impl)
 
-  def _generate_impl(
+  def _start_impl(
     self,
     params,
     prompt: Array,
@@ -183,16 +195,16 @@ class Sampler:
     row_ids: Array,
     key: Array,
     temperature: Array,
-    max_new: Array,
+    stop: Array,
     *,
     group_size: int,
     buffer_len: int,
     greedy: bool,
     top_k: int,
     top_p: float,
-  ):
+  ) -> dict:
     """prompt, prompt_valid: [P, Lp] (left-padded), row_ids: [P*G] (each row's random stream)
-    -> tokens, lengths, logprobs of [P*G, buffer_len]."""
+    -> the decode state after the first token and the steps before `stop`."""
     self.trace_count += 1
     model = nnx.merge(self.graphdef, params)
     p, lp = prompt.shape
@@ -215,34 +227,83 @@ class Sampler:
     # Every row's uniforms for every step, drawn once (unused when greedy: XLA drops them).
     noise = row_uniforms(key, row_ids, buffer_len)  # [B, buffer_len]
     tok, logp = choose(logits, noise[:, 0], temperature, greedy, top_k, top_p)
-    tokens = jnp.full((b, buffer_len), self.pad_id, jnp.int32).at[:, 0].set(tok)
-    logps = jnp.zeros((b, buffer_len), jnp.float32).at[:, 0].set(logp)
-    done = tok == self.eos_id
-    lengths = jnp.ones((b,), jnp.int32)
+    state = dict(
+      i=jnp.int32(1),
+      cache=cache,
+      kv_valid=kv_valid,
+      tokens=jnp.full((b, buffer_len), self.pad_id, jnp.int32).at[:, 0].set(tok),
+      logps=jnp.zeros((b, buffer_len), jnp.float32).at[:, 0].set(logp),
+      done=tok == self.eos_id,
+      lengths=jnp.ones((b,), jnp.int32),
+      last_pos=last_pos,
+      noise=noise,
+      prefix_row=jnp.arange(b, dtype=jnp.int32) // group_size,  # each row's prefix
+    )
+    return self._decode_loop(
+      model, self._constrain_state(state), temperature, stop, greedy, top_k, top_p
+    )
 
-    def cond(state):
-      i, _, _, _, _, done, _ = state
-      return (i < max_new) & ~jnp.all(done)
+  def _decode_impl(self, params, state: dict, temperature, stop, *, greedy, top_k, top_p) -> dict:
+    """Decodes on from `state` until step `stop` or until every row has finished."""
+    self.trace_count += 1
+    model = nnx.merge(self.graphdef, params)
+    return self._decode_loop(model, state, temperature, stop, greedy, top_k, top_p)
 
-    def body(state):
-      i, cache, kv_valid, tokens, logps, done, lengths = state
+  def _decode_loop(self, model, state, temperature, stop, greedy, top_k, top_p) -> dict:
+    b, buffer_len = state["tokens"].shape
+    lp = state["kv_valid"].shape[1] - buffer_len
+
+    def cond(st):
+      return (st["i"] < stop) & ~jnp.all(st["done"])
+
+    def body(st):
+      i, done = st["i"], st["done"]
       slot = lp + i - 1  # cache slot of the previous token
-      kv_valid = jax.lax.dynamic_update_slice(kv_valid, jnp.ones((b, 1), bool), (0, slot))
-      prev = jax.lax.dynamic_slice(tokens, (0, i - 1), (b, 1))
-      h, cache = model.hidden(prev, (last_pos + i)[:, None], kv_valid[:, None, :], cache, slot)
-      u = jax.lax.dynamic_slice_in_dim(noise, i, 1, axis=1)[:, 0]
+      kv_valid = jax.lax.dynamic_update_slice(st["kv_valid"], jnp.ones((b, 1), bool), (0, slot))
+      prev = jax.lax.dynamic_slice(st["tokens"], (0, i - 1), (b, 1))
+      h, cache = model.hidden(
+        prev, (st["last_pos"] + i)[:, None], kv_valid[:, None, :], st["cache"], slot
+      )
+      u = jax.lax.dynamic_slice_in_dim(st["noise"], i, 1, axis=1)[:, 0]
       tok, logp = choose(model.logits(h[:, 0]), u, temperature, greedy, top_k, top_p)
       tok = jnp.where(done, self.pad_id, tok)
       logp = jnp.where(done, 0.0, logp)
-      tokens = jax.lax.dynamic_update_slice(tokens, tok[:, None], (0, i))
-      logps = jax.lax.dynamic_update_slice(logps, logp[:, None], (0, i))
-      lengths = lengths + (~done).astype(jnp.int32)
-      done = done | (tok == self.eos_id)
-      return i + 1, cache, kv_valid, tokens, logps, done, lengths
+      return dict(
+        st,
+        i=i + 1,
+        cache=cache,
+        kv_valid=kv_valid,
+        tokens=jax.lax.dynamic_update_slice(st["tokens"], tok[:, None], (0, i)),
+        logps=jax.lax.dynamic_update_slice(st["logps"], logp[:, None], (0, i)),
+        lengths=st["lengths"] + (~done).astype(jnp.int32),
+        done=done | (tok == self.eos_id),
+      )
 
-    state = (jnp.int32(1), cache, kv_valid, tokens, logps, done, lengths)
-    _, _, _, tokens, logps, _, lengths = jax.lax.while_loop(cond, body, state)
-    return tokens, lengths, logps
+    return jax.lax.while_loop(cond, body, state)
+
+  def _compact_impl(self, state: dict, rows: Array) -> dict:
+    """The decode state of `rows` only ([B'] indices into the state's rows); each keeps a
+    copy of its prompt's cache (its own prefix row), so rows of one group may part."""
+    self.trace_count += 1
+    pre = state["prefix_row"][rows]
+    take = lambda x: x[rows]
+    cache = [
+      {name: (x[pre] if name.startswith("prefix_") else x[rows]) for name, x in layer.items()}
+      for layer in state["cache"]
+    ]
+    out = {k: (v if k in ("i", "cache") else take(v)) for k, v in state.items()}
+    out.update(cache=self._constrain(cache), prefix_row=jnp.arange(len(rows), dtype=jnp.int32))
+    return self._constrain_state(out)
+
+  def _constrain_state(self, state: dict) -> dict:
+    if self.mesh is None:
+      return state
+    rows = {
+      k: jax.lax.with_sharding_constraint(v, parallel.batch_sharding(self.mesh, v.ndim))
+      for k, v in state.items()
+      if k not in ("i", "cache")
+    }
+    return dict(state, **rows)
 
   def _constrain(self, cache):
     if self.mesh is None:
@@ -298,22 +359,56 @@ class Sampler:
     if self.mesh is not None:
       tok, valid, row_ids = parallel.global_batch((tok, valid, row_ids), self.mesh)
     greedy = sampling.temperature == 0.0
-    out = self._generate(
+    options = dict(greedy=greedy, top_k=sampling.top_k, top_p=float(sampling.top_p))
+    temperature = jnp.float32(1.0 if greedy else sampling.temperature)
+    buffer_len = -(-n_new // 16) * 16
+    segment = self.segment if self.segment > 0 else buffer_len
+    i = min(segment, n_new)
+    state = self._start(
       params,
       jnp.asarray(tok),
       jnp.asarray(valid),
       jnp.asarray(row_ids),
       key,
-      jnp.float32(1.0 if greedy else sampling.temperature),
-      jnp.int32(n_new),
+      temperature,
+      jnp.int32(i),
       group_size=group_size,
-      buffer_len=-(-n_new // 16) * 16,
-      greedy=greedy,
-      top_k=sampling.top_k,
-      top_p=float(sampling.top_p),
+      buffer_len=buffer_len,
+      **options,
     )
+    mine = parallel.local_row_indices(state["lengths"])  # this process's rows of the batch
+    b0 = state["lengths"].shape[0]
+    where = np.arange(b0)  # the original row of each row of the state (-1: filler)
+    out = (np.full((b0, buffer_len), self.pad_id, np.int32), np.zeros((b0,), np.int32))
+    out += (np.zeros((b0, buffer_len), np.float32),)
+
+    def collect(state):
+      got = [parallel.host_array(state[k]) for k in ("tokens", "lengths", "logps")]
+      real = where >= 0
+      for dst, src in zip(out, got):
+        dst[where[real]] = src[real]
+
+    shards = 1 if self.mesh is None else parallel.batch_shards(self.mesh)
+    while i < n_new:
+      done = parallel.host_array(state["done"])
+      alive = np.flatnonzero(~done & (where >= 0))
+      if len(alive) == 0:
+        break
+      rows = len(where)
+      while rows % 2 == 0 and (rows // 2) % shards == 0 and rows // 2 >= len(alive):
+        rows //= 2
+      if rows < len(where):  # gather the unfinished rows; fill up with a finished one
+        collect(state)
+        filler = np.flatnonzero(done)[0]
+        idx = np.concatenate([alive, np.full(rows - len(alive), filler)]).astype(np.int32)
+        state = self._compact(state, jnp.asarray(idx))
+        where = np.concatenate([where[alive], np.full(rows - len(alive), -1)])
+        self.compactions += 1
+      i = min(i + segment, n_new)
+      state = self._decode(params, state, temperature, jnp.int32(i), **options)
+    collect(state)
     rows = n_prompts * group_size
-    tokens, lengths, logps = (parallel.local_rows(x)[:rows] for x in out)
+    tokens, lengths, logps = (x[mine][:rows] for x in out)
     return SampleOutput(
       tokens[:, :n_new], lengths, logps[:, :n_new], block[0][:n_prompts], block[1][:n_prompts]
     )

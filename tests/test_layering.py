@@ -6,7 +6,7 @@ longest matching prefix decides a module's layer):
   0 leaves     data.taxonomy, rl.losses, rl.advantages: names and maths that
                config validates against; they import nothing of btrl_jax
   1 config     config (schema, validate, arms), presets (the shipped configs' values)
-  2 core       models, tokenizer, parallel, checkpoint, metrics
+  2 core       models, tokenizer, parallel, runtime, checkpoint, metrics
   3 data       data.* (TraitWorld, tasks, JSONL, TFDS builders, the mixture)
   4 training   sampling, train_state (optimizers, checkpoint layouts), capacity
   5 policy     policy (a restored checkpoint that samples)
@@ -30,7 +30,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "btrl_jax"
 LAYERS = (
   ("data.taxonomy", "rl.losses", "rl.advantages"),
   ("config", "presets"),
-  ("models", "tokenizer", "parallel", "checkpoint", "metrics"),
+  ("models", "tokenizer", "parallel", "runtime", "checkpoint", "metrics"),
   ("data",),
   ("sampling", "train_state", "capacity"),
   ("policy",),

@@ -169,3 +169,29 @@ def test_filter_logits_top_k_and_top_p():
   assert keep(filter_logits(logits, 0, 0.65)) == [True, True, False, False]  # 0.4 + 0.3 >= 0.65
   assert keep(filter_logits(logits, 0, 0.7001)) == [True, True, True, False]
   assert keep(filter_logits(logits, 0, 0.3)) == [True, False, False, False]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_compacting_finished_rows_changes_no_sample(setup, temperature):
+  """Rows that end early leave the batch between segments (their prompts' caches copied,
+  groups parted); the replies, lengths and log-probs equal those of one uninterrupted
+  decode, and the compacted run did shrink the batch."""
+  _, graphdef, params, prompts = setup
+  rng = np.random.default_rng(1)
+  prompts = prompts + [list(rng.integers(4, CFG.vocab_size, size=n)) for n in (4, 11, 6, 8, 13)]
+  sp = SamplingParams(temperature, max_new_tokens=40)
+  free = Sampler(graphdef, eos_id=-1, segment=0).generate(
+    params, prompts, jax.random.key(2), sp, group_size=4
+  )
+  # An EOS that most rows reach, at different steps: the token in most rows of the free run.
+  in_rows = [len(np.flatnonzero((free.tokens == t).any(axis=1))) for t in range(CFG.vocab_size)]
+  eos = int(np.argmax(in_rows))
+  whole = Sampler(graphdef, eos_id=eos, segment=0)
+  parts = Sampler(graphdef, eos_id=eos, segment=4)
+  a = whole.generate(params, prompts, jax.random.key(2), sp, group_size=4)
+  b = parts.generate(params, prompts, jax.random.key(2), sp, group_size=4)
+  assert parts.compactions >= 1 and whole.compactions == 0
+  assert a.lengths.min() < 20 < a.lengths.max()  # rows end at different steps
+  np.testing.assert_array_equal(a.tokens, b.tokens)
+  np.testing.assert_array_equal(a.lengths, b.lengths)
+  np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
