@@ -11,11 +11,15 @@ import ml_collections
 
 from btrl_jax import config
 
-STUDY_VARIANTS = ("smoke",)
+STUDY_VARIANTS = ("quick", "smoke")
 
 
 def study(variant: str | None = None) -> ml_collections.ConfigDict:
-  """The embedded TraitWorld study (configs/study.py); `smoke`: its ~2-minute variant."""
+  """The embedded TraitWorld study (configs/study.py): 3 seeds over one prior.
+
+  `quick`: the same study on one seed (its findings can only be `direction_only`);
+  `smoke`: a ~2-minute toy-scale run of the pipeline whose numbers mean nothing.
+  """
   cfg = config.base_config()
   cfg.model.update(
     vocab_size=2048, width=128, layers=4, heads=4, kv_heads=2, head_dim=32, mlp_dim=512
@@ -46,11 +50,16 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
   # 4 replies per prompt at T=1, paired across models by (prompt, sample) with common random
   # numbers (evals/evaluator.py): greedy picks one modal reply per prompt, which makes evals
   # move together. Costs ~2.5x the greedy eval, persona and harmful-eval time (~+5 min).
+  # 25 prompts per eval per seed: 75 per eval pooled over the 3 seeds (the 1-seed study of
+  # issue 12 had 50), and three seeds inside the 25-minute budget of this 2-core CPU.
   cfg.eval.update(
-    size=50, max_new_tokens=64, batch_size=256, n_boot=2000, num_samples=4, temperature=1.0
+    size=25, max_new_tokens=64, batch_size=256, n_boot=2000, num_samples=4, temperature=1.0
   )
-  cfg.study.update(harmful_doses="0,15,30,45,60")
-  if variant == "smoke":
+  # RL, eval and harmful fine-tune seeds 0, 1, 2 over one prior (data and SFT of seed 0).
+  cfg.study.update(seeds=3, prior_seeds=1, harmful_doses="0,20,40,60")
+  if variant == "quick":
+    cfg.study.seeds = 1
+  elif variant == "smoke":
     cfg.data.update(
       prior_size=600,
       rl_trait_prompts=240,
@@ -74,7 +83,7 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
     cfg.eval.update(
       size=6, max_new_tokens=24, batch_size=512, n_boot=200, num_samples=1, temperature=0.0
     )
-    cfg.study.update(harmful_doses="0,2,4")
+    cfg.study.update(seeds=1, harmful_doses="0,2,4")
   elif variant:
     raise ValueError(f"unknown variant {variant!r} (have: {', '.join(STUDY_VARIANTS)})")
   return cfg

@@ -9,10 +9,15 @@ per sample; decode keeps that prompt cache as a shared prefix of every row's cac
 (see `Transformer.init_cache`) instead of repeating it G times, so each step also reads
 a prompt's keys and values once per group.
 
+Decode runs in segments (`Sampler.segment` steps, 16 by default); between them
+the rows that have finished leave the batch once the rest fit in half of it, so
+a batch stops paying for replies that ended (`Sampler` docstring).
+
 Shapes are bucketed (prompt length to a power of two, the batch to a multiple
-of 4, the generation buffer to a multiple of 16), and temperature and the requested length are
-traced values, so steady-state calls never recompile. Logits are computed only
-at the last prompt position during prefill.
+of 4, the generation buffer to a multiple of 16, a shrunk batch to the batch
+halved), and temperature and the requested length are traced values, so
+steady-state calls never recompile. Logits are computed only at the last prompt
+position during prefill.
 
 Returned log-probs are those of the sampled tokens under the unmodified
 policy (plain log-softmax of the logits, before temperature, top-k or top-p):
