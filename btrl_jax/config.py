@@ -430,7 +430,9 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.study = ml_collections.ConfigDict(
     dict(
       arms=",".join(ARMS),
-      seeds=1,
+      # Independent RL / eval / harmful-fine-tune runs over `prior_seeds` priors: a finding
+      # can be `reproduced` only with >= 3 (study/findings.py).
+      seeds=3,
       prior_seeds=1,
       persona_attack=True,
       harmful_doses="0,15,30,45,60",

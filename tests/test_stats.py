@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from btrl_jax.evals import stats
+from btrl_jax.evals import persistence_stats, stats
 
 TOL = 1e-12
 
@@ -37,18 +37,18 @@ def _reference_bootstrap(t, c, n_boot, seed):
 
 
 def test_mean_se_hand_computed():
-  mean, se = stats.mean_se([0.2, 0.4, 0.9])
+  mean, se = persistence_stats.mean_se([0.2, 0.4, 0.9])
   assert mean == pytest.approx(0.5, abs=TOL)
   # deviations -0.3, -0.1, 0.4 -> sample variance 0.26 / 2 = 0.13
   assert se == pytest.approx(math.sqrt(0.13 / 3), abs=TOL)
-  mean, se = stats.mean_se([0.7])
+  mean, se = persistence_stats.mean_se([0.7])
   assert mean == 0.7 and math.isnan(se)
 
 
 def test_paired_bootstrap_equals_loop_reference():
   rng = np.random.default_rng(1)
   t, c = rng.uniform(size=37), rng.uniform(size=37)
-  got = stats.paired_bootstrap(t, c, n_boot=2000, seed=7)
+  got = persistence_stats.paired_bootstrap(t, c, n_boot=2000, seed=7)
   want = _reference_bootstrap(t, c, 2000, 7)
   assert got["n"] == want["n"] == 37
   for k in ("delta", "se", "ci_low", "ci_high", "p"):
@@ -59,26 +59,26 @@ def test_paired_bootstrap_equals_loop_reference():
 def test_paired_bootstrap_chunking_does_not_change_the_draws(monkeypatch):
   rng = np.random.default_rng(2)
   t, c = rng.uniform(size=13), rng.uniform(size=13)
-  whole = stats.paired_bootstrap(t, c, n_boot=500, seed=3)
-  monkeypatch.setattr(stats, "_CHUNK_INDICES", 40)  # 3 rows per chunk
-  chunked = stats.paired_bootstrap(t, c, n_boot=500, seed=3)
+  whole = persistence_stats.paired_bootstrap(t, c, n_boot=500, seed=3)
+  monkeypatch.setattr(stats, "CHUNK_INDICES", 40)  # 3 rows per chunk
+  chunked = persistence_stats.paired_bootstrap(t, c, n_boot=500, seed=3)
   for k in whole:
     assert chunked[k] == pytest.approx(whole[k], abs=TOL), k
 
 
 def test_paired_bootstrap_null_and_large_shift():
   x = np.linspace(0, 1, 20)
-  same = stats.paired_bootstrap(x, x, n_boot=1000, seed=0)
+  same = persistence_stats.paired_bootstrap(x, x, n_boot=1000, seed=0)
   assert same["delta"] == 0 and same["p"] == 1.0
   rng = np.random.default_rng(3)
   c = rng.uniform(0.0, 0.5, size=100)
   t = c + 0.3 + rng.normal(0, 0.05, size=100)
-  shift = stats.paired_bootstrap(t, c, n_boot=2000, seed=0)
+  shift = persistence_stats.paired_bootstrap(t, c, n_boot=2000, seed=0)
   assert shift["p"] < 0.01
   assert shift["ci_low"] <= shift["delta"] <= shift["ci_high"]
   assert shift["delta"] == pytest.approx(float(np.mean(t - c)), abs=TOL)
   with pytest.raises(ValueError):
-    stats.paired_bootstrap([1.0, 2.0], [1.0], n_boot=10)
+    persistence_stats.paired_bootstrap([1.0, 2.0], [1.0], n_boot=10)
 
 
 def test_bh_qvalues_hand_computed():
@@ -235,13 +235,13 @@ def test_refusal_rates():
 
 def test_retention():
   clean, attacked = [1.0, 0.5, 0.5, 0.0], [0.5, 0.5, 0.0, 0.0]
-  r = stats.retention(clean, attacked, n_boot=500, seed=0)
+  r = persistence_stats.retention(clean, attacked, n_boot=500, seed=0)
   assert (r["clean"], r["attacked"], r["retention"], r["n"]) == (0.5, 0.25, 0.5, 4)
   assert r["degradation"] == pytest.approx(0.25, abs=TOL)
-  b = stats.paired_bootstrap(clean, attacked, n_boot=500, seed=0)
+  b = persistence_stats.paired_bootstrap(clean, attacked, n_boot=500, seed=0)
   assert (r["ci_low"], r["ci_high"], r["p"]) == (b["ci_low"], b["ci_high"], b["p"])
   assert r["ci_low"] <= 0.25 <= r["ci_high"]
-  assert math.isnan(stats.retention([0.0, 0.0], [0.0, 0.0], n_boot=10)["retention"])
+  assert math.isnan(persistence_stats.retention([0.0, 0.0], [0.0, 0.0], n_boot=10)["retention"])
 
 
 def test_degradation_difference():
@@ -251,7 +251,7 @@ def test_degradation_difference():
   base_att = base_clean - 0.25 + rng.normal(0, 0.02, n)
   trait_clean = rng.uniform(0.4, 0.5, n)
   trait_att = trait_clean - 0.10 + rng.normal(0, 0.02, n)
-  d = stats.degradation_difference(
+  d = persistence_stats.degradation_difference(
     base_clean, base_att, trait_clean, trait_att, n_boot=2000, seed=0
   )
   want = np.mean(base_clean - base_att) - np.mean(trait_clean - trait_att)
@@ -263,28 +263,28 @@ def test_degradation_difference():
     assert d[k] == pytest.approx(ref[k], abs=TOL), k
   assert d["diff"] > 0 and d["ci_low"] > 0 and d["p"] < 0.01
   # A helpful persona lifting both models by the same amount: no difference.
-  lift = stats.degradation_difference(
+  lift = persistence_stats.degradation_difference(
     base_clean, base_clean + 0.05, trait_clean, trait_clean + 0.05, n_boot=200, seed=0
   )
   assert lift["diff"] == pytest.approx(0.0, abs=TOL)
   assert lift["control_degradation"] == pytest.approx(-0.05, abs=TOL)
   with pytest.raises(ValueError):
-    stats.degradation_difference([1.0], [1.0], [1.0, 0.0], [1.0, 0.0], n_boot=10)
+    persistence_stats.degradation_difference([1.0], [1.0], [1.0, 0.0], [1.0, 0.0], n_boot=10)
 
 
 def test_dose_response():
   scores = {50: [0.5, 1.0, 0.5, 0.0], 0: [1.0, 1.0, 0.5, 0.5], 25: [1.0, 1.0, 0.5, 0.0]}
-  rows = stats.dose_response(scores, n_boot=300, seed=0)
+  rows = persistence_stats.dose_response(scores, n_boot=300, seed=0)
   assert [r["dose"] for r in rows] == [0, 25, 50]
   assert rows[0]["degradation"] == 0 and rows[0]["p"] == 1.0
   assert [r["mean"] for r in rows] == [0.75, 0.625, 0.5]
-  assert rows[2]["se"] == pytest.approx(stats.mean_se(scores[50])[1], abs=TOL)
+  assert rows[2]["se"] == pytest.approx(persistence_stats.mean_se(scores[50])[1], abs=TOL)
   assert rows[1]["degradation"] == pytest.approx(0.125, abs=TOL)
   assert rows[2]["degradation"] == pytest.approx(0.25, abs=TOL)
-  b = stats.paired_bootstrap(scores[0], scores[50], n_boot=300, seed=0)
+  b = persistence_stats.paired_bootstrap(scores[0], scores[50], n_boot=300, seed=0)
   assert (rows[2]["ci_low"], rows[2]["ci_high"]) == (b["ci_low"], b["ci_high"])
   with pytest.raises(ValueError, match="dose 25"):
-    stats.dose_response({0: [1.0, 0.0], 25: [1.0]}, n_boot=10)
+    persistence_stats.dose_response({0: [1.0, 0.0], 25: [1.0]}, n_boot=10)
 
 
 # ---------------------------------------------------------------- clustered, seed-aware tests
@@ -326,8 +326,8 @@ def test_hierarchical_ci_equals_cluster_level_when_prompts_within_a_cluster_are_
     assert row[k] == pytest.approx(one[k], abs=1e-12), k
   # ... and about the classical bootstrap of the cluster means (Dirichlet vs multinomial
   # weights: sd ratio sqrt(n / (n + 1)) = 0.96), not the prompt-level one (sqrt(10) narrower).
-  clusters = stats.bootstrap_mean(cluster_delta, n_boot=n_boot, seed=1)
-  prompts = stats.bootstrap_mean(np.repeat(cluster_delta, per), n_boot=n_boot, seed=1)
+  clusters = persistence_stats.bootstrap_mean(cluster_delta, n_boot=n_boot, seed=1)
+  prompts = persistence_stats.bootstrap_mean(np.repeat(cluster_delta, per), n_boot=n_boot, seed=1)
   assert 0.85 < _width(row) / _width(clusters) < 1.1
   assert _width(row) > 2.5 * _width(prompts)
   # Without cluster ids every prompt is its own cluster: the prompt-level CI comes back.
@@ -447,7 +447,7 @@ def test_hierarchical_chunking_does_not_change_the_draws(monkeypatch):
   rng = np.random.default_rng(10)
   t, c = _pair_recs("a", rng.normal(0.1, 0.2, 30), [f"tpl{i % 4}" for i in range(30)], samples=2)
   whole = stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=300)
-  monkeypatch.setattr(stats, "_CHUNK_INDICES", 70)  # 2 replicate rows per chunk
+  monkeypatch.setattr(stats, "CHUNK_INDICES", 70)  # 2 replicate rows per chunk
   chunked = stats.compare("x", "t", "c", {"a": t}, {"a": c}, evals_meta=META, n_boot=300)
   for k in ("se", "ci_low", "ci_high", "p"):
     assert chunked["evals"][0][k] == pytest.approx(whole["evals"][0][k], abs=TOL), k

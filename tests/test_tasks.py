@@ -6,6 +6,7 @@ import itertools
 import json
 import pathlib
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -400,6 +401,23 @@ def test_number_formatting_is_exact():
   assert answers.format_number(answers.to_fraction(-0.125)) == "-0.125"
   assert answers.format_number(7) == "7"
   assert answers.json_number(answers.to_fraction("5.0")) == 5
+  long = "0.25755525575757575"  # more places than any generator writes: a model may
+  assert answers.format_number(answers.to_fraction(long)) == long
+  assert answers.format_number(Fraction(-1, 2**20)) == "-0.00000095367431640625"
+  with pytest.raises(ValueError, match="no terminating decimal"):
+    answers.format_number(Fraction(1, 3))
+
+
+def test_a_reply_with_a_long_decimal_is_graded(pool):
+  """A policy's reply "Answer: 0.25755525575757575" once crashed the study's RL step
+  (format_number gave up past 12 places)."""
+  for tasks in pool.values():
+    task = tasks[0]
+    if task["verifier"]["type"] == "number":
+      got = T.verify(task, "Answer: 0.25755525575757575")
+      assert got.reward == 0.0 and got.details["parsed"] == "0.25755525575757575"
+      return
+  raise AssertionError("no number task in the pool")
 
 
 def test_verify_never_raises_on_garbage(pool):

@@ -34,7 +34,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from btrl_jax.evals import attacks, constant, registry, stats
+from btrl_jax.evals import attacks, constant, persistence_stats, registry, stats
 from btrl_jax.study.findings import DECISIVE, HELPFUL_PERSONA, MIN_SEEDS, findings
 from btrl_jax.study.markdown import markdown
 
@@ -244,7 +244,7 @@ def _floor(c: dict, floor: float) -> None:
 def _eval_level_ci(c: dict, n_boot: int, seed: int) -> None:
   """95% CI of the mean per-eval delta (pp), resampling evals: is the average gain real?"""
   deltas = [e["delta"] for e in c["evals"] if e["delta"] is not None and math.isfinite(e["delta"])]
-  b = stats.bootstrap_mean(np.asarray(deltas) * 100, n_boot=n_boot, seed=seed)
+  b = persistence_stats.bootstrap_mean(np.asarray(deltas) * 100, n_boot=n_boot, seed=seed)
   c["mean_delta_ci_pp"] = [b["ci_low"], b["ci_high"]]
 
 
@@ -335,7 +335,8 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
     "models": {
       m: {
         n: dict(
-          zip(("mean", "se"), stats.mean_se([r["score"] for r in clean[m][n]])), n=len(clean[m][n])
+          zip(("mean", "se"), persistence_stats.mean_se([r["score"] for r in clean[m][n]])),
+          n=len(clean[m][n]),
         )
         for n in registry.CAPABILITY_EVALS
       }
@@ -407,7 +408,9 @@ def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
     model, persona = label.split("@")
     c, a = _aligned(clean[model], recs, names)
     pairs[(model, persona)] = (c, a)
-    out["models"].setdefault(model, {})[persona] = stats.retention(c, a, n_boot=n_boot, seed=seed)
+    out["models"].setdefault(model, {})[persona] = persistence_stats.retention(
+      c, a, n_boot=n_boot, seed=seed
+    )
   # The manipulation check: a persona that cannot even lift the score does not steer the model,
   # so no attack on it can show persistence (the test has no power).
   min_lift = prereg["persona_min_lift"]
@@ -426,7 +429,7 @@ def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
         if (treat, persona) not in pairs or (ctrl, persona) not in pairs:
           continue
         (bc, ba), (tc, ta) = pairs[(ctrl, persona)], pairs[(treat, persona)]
-        d = stats.degradation_difference(bc, ba, tc, ta, n_boot=n_boot, seed=seed)
+        d = persistence_stats.degradation_difference(bc, ba, tc, ta, n_boot=n_boot, seed=seed)
         per_seed = []
         for run in runs:
           p = run.get("persona") or {}
@@ -485,7 +488,9 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
       for d in doses:
         keys, vals = _scores(by_dose[d], names)
         scores[d] = vals[np.argsort([str(k) for k in keys], kind="stable")]
-      out["models"][model][group] = stats.dose_response(scores, n_boot=n_boot, seed=seed)
+      out["models"][model][group] = persistence_stats.dose_response(
+        scores, n_boot=n_boot, seed=seed
+      )
       if len(doses) > 1:
         areas[(model, group)] = _auc(by_dose, names, doses)
   if out["models"]:
@@ -505,7 +510,7 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
       (kt, at), (kc, ac) = areas[(treat, g)], areas[(ctrl, g)]
       if kt != kc:
         continue
-      b = stats.bootstrap_mean(ac - at, n_boot=n_boot, seed=seed)
+      b = persistence_stats.bootstrap_mean(ac - at, n_boot=n_boot, seed=seed)
       per_seed = []
       for run in runs:
         h = run["harmful"]

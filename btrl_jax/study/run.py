@@ -20,9 +20,9 @@ Every stage writes a stamp holding a hash of the config sections it depends on
 (cumulative: a changed prior invalidates every later stage); a stage whose stamp
 matches is skipped, one whose stamp differs is redone, so an interrupted study
 resumes where it stopped. Training stages resume from their own checkpoints.
-`study.seeds` > 1 runs the arms, evals and persistence stages once per seed
-(`W/seed_<k>/`, RL / eval / harmful-fine-tune seed = `seed + k`) over
-`study.prior_seeds` priors: seed k trains its arms from prior k mod prior_seeds
+`study.seeds` > 1 (3 in the default study, 1 in `:quick` and `:smoke`) runs the arms,
+evals and persistence stages once per seed (`W/seed_<k>/`, RL / eval /
+harmful-fine-tune seed = `seed + k`) over `study.prior_seeds` priors (default 1): seed k trains its arms from prior k mod prior_seeds
 (data and prior built with seed `seed + k mod prior_seeds`, in that prior's first
 seed directory, and read from there). The report pools the paired samples of all
 seeds; between-run variance enters through the seed-level statistics.

@@ -137,15 +137,20 @@ def to_fraction(value: int | float | str) -> Fraction:
 
 
 def format_number(value: Fraction | int) -> str:
-  """Exact decimal text ("43", "-2.5", "0.125"); non-terminating raises."""
+  """Exact decimal text ("43", "-2.5", "0.125", "0.25755525575757"), as many places as
+  the value needs; a non-terminating value (1/3) raises ValueError."""
   x = Fraction(value)
   if x.denominator == 1:
     return str(x.numerator)
-  for k in range(1, 13):
-    if 10**k % x.denominator == 0:
-      digits = str(abs(x.numerator) * (10**k // x.denominator)).rjust(k + 1, "0")
-      return ("-" if x < 0 else "") + digits[:-k] + "." + digits[-k:]
-  raise ValueError(f"{x} has no short decimal form")
+  places, rest = {2: 0, 5: 0}, x.denominator  # terminating iff the denominator is 2^a 5^b
+  for p in places:
+    while rest % p == 0:
+      places[p], rest = places[p] + 1, rest // p
+  if rest != 1:
+    raise ValueError(f"{x} has no terminating decimal form")
+  k = max(places.values())
+  digits = str(abs(x.numerator) * (10**k // x.denominator)).rjust(k + 1, "0")
+  return ("-" if x < 0 else "") + digits[:-k] + "." + digits[-k:]
 
 
 def json_number(value: Fraction | int) -> int | float:
