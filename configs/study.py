@@ -6,7 +6,8 @@
     btrl train --config=configs/rl.py:ARM --workdir=W   # one arm (configs/rl.py reads this file)
 
 The default runs 3 seeds (RL, eval and harmful fine-tune seeds over one prior);
-`:quick` is the same study on one seed (findings at most `direction_only`);
+`:quick` is the study on one seed without no_health_science (findings at most
+`direction_only`);
 `:smoke` is a ~2-minute variant (tiny model, datasets, steps and evals) for tests
 and notebooks; its numbers mean nothing. Arms change only `data.*` fields.
 The values live in the package (`btrl_jax.presets.study`), where `btrl bench
