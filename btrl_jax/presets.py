@@ -18,7 +18,7 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
   """The embedded TraitWorld study (configs/study.py): 3 seeds over one prior.
 
   `quick`: the study on one seed without the no_health_science arm (its findings can be
-  at most `direction_only`; the held-out-domain claim is not testable);
+  at most `direction_only`; the no_health_science comparison is absent);
   `smoke`: a ~2-minute toy-scale run of the pipeline whose numbers mean nothing.
   """
   cfg = config.base_config()

@@ -406,7 +406,7 @@ class Sampler:
         collect(state)
         filler = np.flatnonzero(done)[0]
         idx = np.concatenate([alive, np.full(rows - len(alive), filler)]).astype(np.int32)
-        state = self._compact(state, jnp.asarray(idx))
+        state = self._compact(state, idx)
         where = np.concatenate([where[alive], np.full(rows - len(alive), -1)])
         self.compactions += 1
       i = min(i + segment, n_new)

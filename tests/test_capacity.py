@@ -112,6 +112,7 @@ def test_bench_memory_rows_are_json():
 
 def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
   """`btrl bench memory --config=...`: one JSON line; the config's model on its mesh, one RL step's rows."""
+  import os
   import subprocess
   import sys
 
@@ -129,6 +130,8 @@ def test_btrl_bench_memory_with_a_config_puts_its_model_first(tmp_path):
     text=True,
     timeout=300,
     cwd=__file__.rsplit("/tests/", 1)[0],
+    # One CPU device: the study's data mesh is then (1, 1, 1), whatever the cores here.
+    env=dict(os.environ, BTRL_CPU_DEVICES="1"),
   )
   assert r.returncode == 0, r.stderr[-2000:]
   out = json.loads(r.stdout.strip().splitlines()[-1])

@@ -118,14 +118,15 @@ class Stamps:
 class Progress:
   """Stage lines with elapsed time and a rough estimate of what is left."""
 
-  # Rough shares of the default study's wall time per stage (measured, docs/LOG.md).
+  # Rough shares of one seed's wall time per stage (the default study's first seed, with
+  # its data and prior; docs/LOG.md 2026-12-02).
   SHARE = {
-    "data": 0.02,
-    "prior": 0.3,
-    "arms": 0.45,
-    "evals": 0.1,
-    "persona": 0.04,
-    "harmful": 0.08,
+    "data": 0.01,
+    "prior": 0.23,
+    "arms": 0.33,
+    "evals": 0.17,
+    "persona": 0.08,
+    "harmful": 0.17,
     "report": 0.01,
   }
 
