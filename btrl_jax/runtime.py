@@ -34,16 +34,7 @@ def configure_cpu_devices(env: Mapping[str, str] | None = None) -> int | None:
   run before anything touches a device; not for multi-process runs (one device each).
   """
   env = os.environ if env is None else env
-  if "xla_force_host_platform_device_count" in env.get("XLA_FLAGS", ""):
-    return None
-  platforms = env.get("JAX_PLATFORMS", "")
-  if platforms and "cpu" not in platforms.split(","):
-    return None
-  from jax._src import xla_bridge  # no public "has a backend started" query
-
-  if xla_bridge.backends_are_initialized():
-    return None
-  if env.get(CPU_DEVICES_ENV, ""):
+  if env.get(CPU_DEVICES_ENV, ""):  # a bad value is an error wherever JAX stands
     try:
       n = int(env[CPU_DEVICES_ENV])
     except ValueError:
@@ -53,6 +44,15 @@ def configure_cpu_devices(env: Mapping[str, str] | None = None) -> int | None:
   else:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     n = min(MAX_AUTO_CPU_DEVICES, 1 << (max(1, cores or 1).bit_length() - 1))
+  if "xla_force_host_platform_device_count" in env.get("XLA_FLAGS", ""):
+    return None
+  platforms = env.get("JAX_PLATFORMS", "")
+  if platforms and "cpu" not in platforms.split(","):
+    return None
+  from jax._src import xla_bridge  # no public "has a backend started" query
+
+  if xla_bridge.backends_are_initialized():
+    return None
   jax.config.update("jax_num_cpu_devices", n)
   return n
 

@@ -51,7 +51,7 @@ def test_base_and_shipped_configs_validate():
     ("--config.data.trait_fraction=0.001", "data.trait_fraction"),  # no trait prompt per cycle
     ("--config.data.trait_fraction=0.999", "data.trait_fraction"),  # no standard prompt
     ("--config.rl.loss=ppo", "rl.loss"),
-    ("--config.study.prior_seeds=2", "study.prior_seeds"),  # more priors than seeds
+    ("--config.study.prior_seeds=4", "study.prior_seeds"),  # more priors than the 3 seeds
     ("--config.eval.evals=nope", "eval.evals"),  # the eval registry, checked by the CLI
   ],
 )

@@ -53,6 +53,9 @@ def _copy(src, dst):
 
 
 def _train(workdir, **kw):
+  # One CPU device, as in this process and the kill child (which run JAX without the
+  # CLI): every run of the comparison on one mesh, and `_final_state` reads as saved.
+  kw.setdefault("env", dict(os.environ, BTRL_CPU_DEVICES="1"))
   return subprocess.Popen(
     [sys.executable, "-m", "btrl_jax.cli", "train", *ARGS, f"--workdir={workdir}"],
     cwd=ROOT,
