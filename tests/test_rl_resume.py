@@ -181,3 +181,15 @@ def test_sigterm_checkpoints_the_current_step_and_exits_0(prior_workdir, tmp_pat
   assert last < 6
   with Checkpointer(os.path.join(workdir, "arms", "beneficial", "checkpoints")) as ck:
     assert ck.latest_step() == last
+
+
+def test_samples_show_every_trait_prompt_of_a_logged_step(straight):
+  """samples.jsonl keeps the first prompts of each logged step and every trait prompt in
+  it (the 5% mixture puts the 40th prompt, step 5's last, beyond the first four)."""
+  with open(_arm(straight, "metrics.jsonl")) as f:
+    drawn = {r["step"]: round(r["trait_share"] * 8) for r in map(json.loads, f)}
+  with open(_arm(straight, "samples.jsonl")) as f:
+    rows = [json.loads(line) for line in f]
+  shown = {s: sum(r["step"] == s and r["source"] == "trait" for r in rows) for s in drawn}
+  assert shown == drawn and sum(drawn.values()) >= 2, (shown, drawn)
+  assert all(r["reply"] is not None and "reward" in r for r in rows)

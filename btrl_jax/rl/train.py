@@ -3,7 +3,8 @@
 The policy and the reference both start from the prior (`rl.init_checkpoint`,
 else the latest `btrl sft` checkpoint in W). Outputs go to `W/arms/<arm>/`:
 checkpoints, `metrics.jsonl`, TensorBoard events, `samples.jsonl` (a few
-prompt / reply / reward rows every `rl.sample_every` steps) and `summary.json`
+prompt / reply / reward rows every `rl.sample_every` steps, and one for every trait
+prompt of those steps) and `summary.json`
 (rollout and trained token counts, for checking that arms are compute-matched).
 SIGTERM or SIGINT finishes the step, checkpoints and returns; a restart resumes.
 """
@@ -204,7 +205,12 @@ def train(
         reward=f"{m['reward']:.3f}", kl=f"{m.get('kl', 0):.4f}", dead=f"{m['dead_groups']:.2f}"
       )
       if samples and rl.samples_to_dump and step % rl.sample_every == 0:
-        for i in range(min(rl.samples_to_dump, ro.rewards.shape[0])):  # this process's prompts
+        # The first prompts of the step, and every trait prompt in it (about 1 in 20 of
+        # the mixture: without them a reader would rarely see what the trait reward
+        # trained); the first sample of each, this process's prompts only.
+        first = range(min(rl.samples_to_dump, ro.rewards.shape[0]))
+        trait = [i for i in range(ro.rewards.shape[0]) if prompts[i]["source"] == "trait"]
+        for i in sorted(set(first) | set(trait)):
           row = i * rl.group_size
           samples.write(
             json.dumps(
