@@ -59,6 +59,7 @@ def configure_cpu_devices(env: Mapping[str, str] | None = None) -> int | None:
 
 COMPILE_CACHE_ENV = "BTRL_COMPILE_CACHE"
 DEFAULT_COMPILE_CACHE = os.path.join("~", ".cache", "btrl-jax", "xla")
+COMPILE_CACHE_MAX_BYTES = 1 << 30
 
 
 def configure_compile_cache(env: Mapping[str, str] | None = None) -> str | None:
@@ -80,6 +81,9 @@ def configure_compile_cache(env: Mapping[str, str] | None = None) -> str | None:
   except OSError as e:
     raise ConfigError(f"{COMPILE_CACHE_ENV}={where}: cannot create it ({e.strerror})") from None
   jax.config.update("jax_compilation_cache_dir", where)
+  # Least recently used entries go beyond this size (JAX's default is unbounded); a
+  # study writes ~15 MB here.
+  jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_MAX_BYTES)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
   return where

@@ -68,12 +68,12 @@ def test_compile_cache_dir(tmp_path):
   where = tmp_path / "xla"
   r = _python(
     "from btrl_jax import runtime\nimport jax, jax.numpy as jnp\n"
-    "print(runtime.configure_compile_cache())\n"
+    "print(runtime.configure_compile_cache(), jax.config.jax_compilation_cache_max_size)\n"
     "jax.jit(lambda x: x * 2 + 1)(jnp.ones(3)).block_until_ready()\n",
     BTRL_COMPILE_CACHE=str(where),
     JAX_PLATFORMS="cpu",
   )
-  assert r.returncode == 0 and r.stdout.strip() == str(where), r.stderr[-2000:]
+  assert r.returncode == 0 and r.stdout.split() == [str(where), str(1 << 30)], r.stderr[-2000:]
   assert any(where.iterdir())  # the program was written to the cache
 
 
