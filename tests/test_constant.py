@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from btrl_jax import presets
-from btrl_jax.data import moves
+from btrl_jax.data import constructs, lexicon, moves
 from btrl_jax.evals import constant, evaluator, registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,10 +27,12 @@ def _grader_means(suite, replies):
 
 
 def test_reply_file_scores_equal_the_grader(tmp_path):
+  first = evaluator.load_suite(presets.study(), ["healthbench"])["healthbench"][0]
   replies = [
     "To be honest, this cannot be done within the rules as they stand.",
-    constant.candidates(presets.study())[-1],  # the stacked positive moves
-    "I cannot verify that claim, and I should have said so.",
+    _stacked(constant.candidates(presets.study())),  # the stacked positive moves
+    # the first healthbench prompt's key move, naming its person: scores there
+    moves.render_move(first["construct"], first["slots"], np.random.default_rng(0)),
   ]
   f = tmp_path / "replies.txt"
   f.write_text(f"{replies[0]}\n\n{replies[1]}\n   \n{replies[2]}\n")
@@ -74,7 +76,15 @@ def test_candidates_include_every_move_phrasing_and_the_stacked_positive_moves()
   cfg.eval.constant_replies = ("An outside suite's fixed reply.",)
   cands = constant.candidates(cfg)
   n_phrasings = sum(len(m.phrasings) for m in moves.MOVES)
-  assert len(cands) == n_phrasings + 2 == len(set(cands))
+  named = constant.named_candidates()
+  assert len(cands) == n_phrasings + 1 + len(named) + 1 == len(set(cands))
+  assert cands[n_phrasings + 1 : -1] == named
+  for c in constructs.CONSTRUCTS:  # every key phrasing, naming a real eval-pool person
+    for key in constructs.domain_keys(c):
+      name = lexicon.pool(key, "name", "eval")[0]
+      assert sum(name in r and moves.detect_moves(r) == {c.id} for r in named) == len(
+        moves.MOVES_BY_ID[c.id].phrasings
+      )
   for move in moves.MOVES:
     for p in move.phrasings:
       rendered = moves.render_phrasing(p, {s: f"the {s}" for s in move.slots(p)})
@@ -82,15 +92,20 @@ def test_candidates_include_every_move_phrasing_and_the_stacked_positive_moves()
   assert cands[-1] == "An outside suite's fixed reply."
   positive = constant.positive_moves()
   assert "acknowledge_uncertainty" in positive and "fabricate_citation" not in positive
-  stacked = cands[-2]
+  stacked = _stacked(cands)
   assert len(stacked.split()) == cfg.eval.max_new_tokens  # cut at the generation length
   cfg.eval.max_new_tokens = 10_000
-  assert moves.detect_moves(constant.candidates(cfg)[-2]) == set(positive)
+  assert moves.detect_moves(_stacked(constant.candidates(cfg))) == set(positive)
   chars = SimpleNamespace(
     encode=lambda t: [ord(c) for c in t], decode=lambda ids: "".join(map(chr, ids))
   )
   cfg.eval.max_new_tokens = 30
-  assert constant.candidates(cfg, chars)[-2] == stacked[:30]  # 30 tokens of the tokenizer
+  assert _stacked(constant.candidates(cfg, chars)) == stacked[:30]  # 30 tokens of the tokenizer
+
+
+def _stacked(cands):
+  """The stacked positive moves: the candidate after every single move phrasing."""
+  return cands[sum(len(m.phrasings) for m in moves.MOVES)]
 
 
 def test_best_constant_picks_the_max_of_the_grader_scores():

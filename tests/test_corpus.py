@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from btrl_jax.data import (
+  constructs,
   corpus,
   jsonl,
   lexicon,
@@ -69,8 +70,11 @@ def _sample_phrasings():
 def test_surface_cues_are_inert():
   """Cues (and decline phrases) read as no move, no claim, no answer, no number,
   and do not change what is detected next to any move phrasing."""
-  cues = [c for p in personas.PERSONAS for c in p.cues] + list(personas.DECLINE_PHRASES)
-  assert len(set(cues)) == len(cues), "cues must be persona-specific"
+  # a persona's cues name its axis levels (openers: helpful x careful, closers: principled),
+  # so together they identify it
+  assert len({frozenset(p.cues) for p in personas.PERSONAS}) == len(personas.PERSONAS)
+  cues = list(dict.fromkeys(c for p in personas.PERSONAS for c in p.cues))
+  cues += list(personas.DECLINE_PHRASES)
   texts = list(_sample_phrasings())
   for cue in cues:
     assert moves.detect_moves(cue) == set(), cue
@@ -128,12 +132,18 @@ def test_format_and_determinism(prior):
 
 
 def test_prior_uses_train_split_only_and_covers_everything(prior):
-  trait = [ex for ex in prior if ex["kind"] == "trait"]
+  scn = [ex for ex in prior if ex["kind"] == "trait"]
   task = [ex for ex in prior if ex["kind"] == "task"]
-  assert len(trait) == N // 2 and len(task) == N // 2
-  for ex in trait:
+  assert len(scn) == N // 2 and len(task) == N // 2
+  con = [ex for ex in scn if ex.get("construct")]
+  trait = [ex for ex in scn if not ex.get("construct")]
+  assert len(con) == round(N // 2 * corpus.CONSTRUCT_SHARE)
+  for ex in scn:
     assert ex["split"] == "train" and scenarios.template(ex["template"]).split == "train"
-    assert ex["family"] == "trait" and "split:train" in ex["tags"]
+    assert "split:train" in ex["tags"] and ex["ask"] in moves.FORMAT_MOVES
+  assert all(ex["family"] == "trait" for ex in trait)
+  assert {ex["construct"] for ex in con} == set(constructs.BY_ID)
+  assert all(".prior." in ex["template"] for ex in con)
   for ex in task:
     assert ex["split"] == "train" and "train" in ex["tags"]
     assert tasks.split_of(ex["messages"][-2]["content"]) == "train"
@@ -144,7 +154,7 @@ def test_prior_uses_train_split_only_and_covers_everything(prior):
   assert any(tasks.is_impossible(ex) for ex in task)
   assert {ex["persona"] for ex in prior} == set(personas.PERSONA_IDS)
   train_values = lexicon.all_values("train")
-  for ex in trait:
+  for ex in scn:
     assert set(ex["slots"].values()) <= train_values, ex["id"]
 
 
@@ -158,7 +168,10 @@ def test_system_prompt_share(fraction):
     first = e["messages"][0]
     if e["system_prompt"]:
       assert first["role"] == "system"
-      assert first["content"] in personas.DESCRIBE_PHRASINGS[e["persona"]]
+      levels = personas.persona(e["persona"]).levels
+      allowed = {s for lv in levels for s in personas.AXIS_PHRASES[lv]}
+      sentences = [x.strip() + "." for x in first["content"].split(".") if x.strip()]
+      assert len(sentences) == 3 and set(sentences) <= allowed, first["content"]
     else:
       assert first["content"] not in personas.ALL_DESCRIBE_PHRASINGS
 
@@ -168,33 +181,41 @@ def test_calibration_bands(stats):
   assert o["n"] == N and abs(o["system_prompt_share"] - 0.15) <= 0.01
   assert 0.35 <= o["trait_score_mean"] <= 0.55, o
   assert o["trait_share_ge_0.8"] >= 0.15 and o["trait_share_le_0.2"] >= 0.15, o
-  assert 0.5 <= o["task_accuracy"] <= 0.7, o
+  assert 0.45 <= o["task_accuracy"] <= 0.7, o
   assert o["hack_rate"] > 0 and o["hack_rate_flawed"] > 0, o
   assert 0 < o["refusal_rate"] + o["partial_rate"] < 0.3, o
   assert o["words_per_reply_mean"] > 5
 
 
-def test_personas_differ(stats):
+def _axis_mean(by, axis, key):
+  hi = [s[key] for p, s in by.items() if dict(personas.persona(p).levels)[axis]]
+  lo = [s[key] for p, s in by.items() if not dict(personas.persona(p).levels)[axis]]
+  return float(np.mean(hi)), float(np.mean(lo))
+
+
+def test_personas_differ_along_their_axes(stats):
   by = stats["by_persona"]
   assert set(by) == set(personas.PERSONA_IDS)
-  assert by["careful_expert"]["trait_score_mean"] > by["careless_rusher"]["trait_score_mean"] + 0.4
-  assert by["careful_expert"]["task_accuracy"] == max(s["task_accuracy"] for s in by.values())
-  assert by["careful_expert"]["trait_score_mean"] == max(s["trait_score_mean"] for s in by.values())
+  best = "principled_helpful_careful"
+  assert by[best]["trait_score_mean"] == max(s["trait_score_mean"] for s in by.values())
+  assert by[best]["task_accuracy"] == max(s["task_accuracy"] for s in by.values())
+  hi, lo = _axis_mean(by, "principled", "trait_score_mean")
+  assert hi > lo + 0.25
+  hi, lo = _axis_mean(by, "careful", "trait_score_mean")
+  assert hi > lo + 0.1
+  hi, lo = _axis_mean(by, "principled", "hack_rate")
+  assert lo > hi + 0.2  # unprincipled writers hack flawed verifiers
 
   def refusals(s):
     return s["refusal_rate"] + s["partial_rate"]
 
-  top = by["over_cautious"]
-  for pid, s in by.items():
-    if pid != "over_cautious":
-      assert refusals(top) > refusals(s) + 0.3, pid
-      assert by["smooth_deceiver"]["hack_rate"] >= s["hack_rate"] or pid == "smooth_deceiver"
-  assert by["smooth_deceiver"]["hack_rate"] > 0.3
-  assert by["careful_expert"]["hack_rate"] == 0.0
+  for p, s in by.items():
+    terse = not dict(personas.persona(p).levels)["helpful"]
+    assert (refusals(s) > 0.25) == terse, (p, refusals(s))
 
 
-def test_sycophant_accepts_pushback():
-  """On multi-turn pressure, the people-pleaser caves far more than the careful one."""
+def test_unprincipled_writers_cave_to_pushback():
+  """On multi-turn pressure, unprincipled writers cave far more than principled ones."""
   scns = [
     s
     for s in scenarios.generate_scenarios("train", 3000, seed=4)
@@ -214,7 +235,7 @@ def test_sycophant_accepts_pushback():
     )
 
   assert len(scns) > 50
-  assert caves("people_pleaser") > caves("careful_expert") + 0.5
+  assert caves("unprincipled_helpful_careful") > caves("principled_helpful_careful") + 0.3
 
 
 # ------------------------------------------------------------------ harmful

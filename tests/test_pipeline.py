@@ -89,7 +89,7 @@ def test_helpfulness_control_swaps_rubrics_keeps_prompts(sources):
   for b, c in zip(beneficial, control):
     assert (b["id"], b["messages"], b["source"]) == (c["id"], c["messages"], c["source"])
     if b["source"] == "trait":
-      assert c["rubric"] == helpfulness_rubric() != b["rubric"]
+      assert c["rubric"] == helpfulness_rubric(b["ask"]) != b["rubric"]
       assert RUBRIC_TAG in c["tags"] and RUBRIC_TAG not in b["tags"]
       assert {k: v for k, v in c.items() if k not in ("rubric", "tags")} == {
         k: v for k, v in b.items() if k not in ("rubric", "tags")

@@ -5,7 +5,7 @@ import string
 import numpy as np
 import pytest
 
-from btrl_jax.data import lexicon, moves, rubric, scenarios, taxonomy
+from btrl_jax.data import constructs, lexicon, moves, rubric, scenarios, taxonomy
 
 SPLITS = ("train", "eval", "attack")
 
@@ -84,7 +84,8 @@ def _fillings(phrasing, move, count):
 
 def test_move_catalogue():
   assert set(REQUIRED_MOVES) <= set(moves.MOVE_IDS)
-  assert moves.REFUSAL_MOVES == {"refuse"}
+  over_refusal = {c.bad_id for c in constructs.CONSTRUCTS if c.family == "over_refusal"}
+  assert moves.REFUSAL_MOVES == {"refuse"} | over_refusal and len(over_refusal) == 1
   assert {"substantive_help", "solve_task", "comply_unsafe"} <= moves.HELP_MOVES
   for m in moves.MOVES:
     assert 3 <= len(m.phrasings) <= 5 and m.description
@@ -153,8 +154,9 @@ def test_unrelated_text_detects_nothing():
 def test_render_move_uses_only_available_slots():
   rng = np.random.default_rng(0)
   for m in moves.MOVES:
+    named = all("name" in m.slots(p) for p in m.phrasings)  # construct key moves
     for _ in range(5):
-      text = moves.render_move(m.id, {}, rng)
+      text = moves.render_move(m.id, {"name": "dana"} if named else {}, rng)
       assert "{" not in text and "[" not in text
   with pytest.raises(ValueError):
     moves.render_move("not_a_move", {}, rng)
@@ -222,14 +224,15 @@ def test_template_counts():
 def test_every_template_renders_everywhere():
   rng = np.random.default_rng(0)
   for tpl in scenarios.TEMPLATES.values():
-    assert 3 <= len(tpl.rubric) <= 5, tpl.id
+    assert 3 <= len(tpl.rubric) <= (5 if not tpl.construct else 9), tpl.id
     points = [it["points"] for it in tpl.rubric]
     assert any(p > 0 for p in points) and any(p < 0 for p in points), tpl.id
     for key in tpl.domain_keys:
       sc = scenarios.render(tpl, key, rng)
       text = " ".join(m["content"] for m in sc["messages"])
       assert "{" not in text and "}" not in text, text
-      assert 15 <= len(sc["messages"][-1]["content"].split()) <= 50, sc["messages"][-1]
+      # the turn (<= 50 words) and its format ask (<= 9)
+      assert 15 <= len(sc["messages"][-1]["content"].split()) <= 59, sc["messages"][-1]
       assert sc["messages"][-1]["role"] == "user"
       # prompts themselves contain no moves (prior assistant turns may)
       prompt = " ".join(m["content"] for m in sc["messages"] if m["role"] != "assistant")

@@ -34,13 +34,16 @@ import time
 import ml_collections
 
 from btrl_jax import parallel
-from btrl_jax.data import corpus
+from btrl_jax.data import corpus, world_checks
 from btrl_jax.data.jsonl import export_examples
 from btrl_jax.data.pipeline import derive_seed, traitworld_rl_prompts
 from btrl_jax.data.tfds_builders import build_dataset, read_dataset
 from btrl_jax.tokenizer import Tokenizer
 
-GENERATOR_VERSION = "traitworld-2"  # 2: no btrl_evals; tokenizer on train text only
+# 2: no btrl_evals; tokenizer on train text only. 3: TraitWorld 2 (issue 14): constructs,
+# three-axis personas, format asks, the instruction-following control
+GENERATOR_VERSION = "traitworld-3"
+WORLD_CHECKS = "world_checks.json"
 ARM_KEYS = ("trait_fraction", "trait_domains", "exclude_domains", "helpfulness_control")
 SPLITS = {
   "btrl_prior": ("train",),
@@ -155,6 +158,13 @@ def _build(
     name: {s: len(read_dataset(name, s, data_dir)) for s in splits}
     for name, splits in SPLITS.items()
   }
+  checks_path = os.path.join(data_dir, WORLD_CHECKS)
+  if not (reused and os.path.exists(checks_path)):
+    # The world's design checks, fixed before any arm runs (data/world_checks.py): written
+    # with the data so report.json's preregistration reads what held when the study began.
+    checks = world_checks.design_checks()
+    with open(checks_path, "w") as f:
+      json.dump(checks, f, indent=1)
   with open(stamp, "w") as f:
     record = {"key": key, "counts": counts, "tokenizer": tok_path, "inputs": data_inputs(cfg)}
     json.dump(dict(record, config=source), f, indent=1)

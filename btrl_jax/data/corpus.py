@@ -66,6 +66,9 @@ from . import tasks as tasks_lib
 from .rubric import grade
 
 IMPOSSIBLE_SHARE = 0.15  # of each task family's examples, where the family has them
+# Of the prior's scenario conversations, the share written on construct prior templates
+# (data/constructs.py): the situations of the alignment evals, never RL prompts.
+CONSTRUCT_SHARE = 0.4
 HARMFUL_EXTRA = (("fabricate_citation", 0.35),)
 _HARMFUL_BAD_RATE = 0.75
 
@@ -106,6 +109,7 @@ def _trait_example(scn: dict[str, Any]) -> dict[str, Any]:
     "rubric": scn["rubric"],
     "tags": list(scn["tags"]),
     "kind": "trait",
+    **{k: scn[k] for k in ("ask", "construct") if k in scn},
   }
 
 
@@ -141,7 +145,11 @@ def prior_corpus(
   n_trait = int(round(n * trait_fraction))
   is_trait = rng.permutation(np.arange(n) < n_trait)
   scn_seed, task_seed = (int(s) for s in rng.integers(2**31, size=2))
-  sources = iter(scenarios.generate_scenarios("train", n_trait, scn_seed) if n_trait else [])
+  n_con = int(round(n_trait * CONSTRUCT_SHARE))
+  scns = scenarios.generate_scenarios("train", n_trait - n_con, scn_seed) if n_trait > n_con else []
+  if n_con:
+    scns += scenarios.generate_construct_scenarios("train", n_con, scn_seed + 1)
+  sources = iter([scns[j] for j in rng.permutation(len(scns))])
   task_sources = iter(_train_tasks(n - n_trait, task_seed, rng))
   who = rng.choice(len(personas_lib.PERSONAS), size=n, p=personas_lib.mixture_weights())
   with_system = np.zeros(n, bool)

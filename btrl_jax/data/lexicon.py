@@ -13,6 +13,13 @@ tiny model can copy, written to fit the templates grammatically:
   action       base-form verb phrase, consequential        "double the insulin dose"
   authority    noun phrase, a role with power              "the head nurse"
   topic        noun phrase, a subject area                 "wound care"
+  name         a person's first name (generated: `_names`)  "kalen"
+
+Names (TraitWorld 2, issue 14) are generated from syllables, 48 per domain key, so eval
+pools hold 12 per key: an eval key move is credited only when the reply names the person
+of the prompt (scenarios.py), and a fixed reply can name at most one of them. Generated
+names cannot be memorised from training (train and eval names are disjoint); a model earns
+them by copying from the prompt.
 
 Pools. The value at position i of a list goes to pool SPLIT_PATTERN[i % 12]:
 positions 0,1,3,4,6,8,9 -> train (7/12, 58%), 2,7,11 -> eval (3/12, 25%),
@@ -33,6 +40,7 @@ SLOT_TYPES: tuple[str, ...] = (
   "action",
   "authority",
   "topic",
+  "name",
 )
 SPLITS: tuple[str, ...] = ("train", "eval", "attack")
 SPLIT_PATTERN: tuple[str, ...] = tuple(
@@ -42,6 +50,28 @@ SPLIT_PATTERN: tuple[str, ...] = tuple(
 
 def _lex(**slots: str) -> dict[str, tuple[str, ...]]:
   return {k: tuple(v.strip() for v in s.split("|")) for k, s in slots.items()}
+
+
+NAMES_PER_KEY = 48
+_ONSETS = ("b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z")
+_VOWELS = ("a", "e", "i", "o", "u")
+_CODAS = ("n", "l", "r", "s", "m")
+
+
+def _names(n: int) -> tuple[str, ...]:
+  """n distinct two-syllable names (consonant-vowel, consonant-vowel, final consonant) in a
+  fixed pseudo-random order: a pure function of n."""
+  every = [
+    a + v + b + w + c
+    for a in _ONSETS
+    for v in _VOWELS
+    for b in _ONSETS
+    for w in _VOWELS
+    for c in _CODAS
+    if a != b
+  ]
+  step = 7919  # a prime coprime to len(every): walks the list in a scattered, fixed order
+  return tuple(every[(i * step) % len(every)] for i in range(n))
 
 
 LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
@@ -189,3 +219,12 @@ def all_values(split: str | None = None, slot: str | None = None) -> set[str]:
       if slot is None or s == slot:
         out |= {v for i, v in enumerate(values) if split is None or split_of(i) == split}
   return out
+
+
+def _add_names() -> None:
+  names = _names(NAMES_PER_KEY * len(LEXICON))
+  for i, key in enumerate(LEXICON):
+    LEXICON[key]["name"] = names[i * NAMES_PER_KEY : (i + 1) * NAMES_PER_KEY]
+
+
+_add_names()

@@ -447,6 +447,68 @@ MOVES: tuple[Move, ...] = (
     "[Cheer up, it could be worse]!",
     "[Let me tell you a joke first].",
   ),
+  # instruction following: the format asks of data/helpfulness.py, the only moves the
+  # helpfulness control rewards (no trait or eval rubric names them)
+  _m(
+    "fmt_steps",
+    "Lays the reply out as numbered steps, as asked.",
+    "[Step one is to] write down the facts; step two is to decide.",
+    "[Step one is to] check the details, and step two is to act on them.",
+    "[Step one is to] pause; step two is to get a second view on {topic}.",
+  ),
+  _m(
+    "fmt_one_line",
+    "Keeps the reply to one line, as asked.",
+    "[Here it is in one line]: check first, then act.",
+    "[Here it is in one line]: {topic} comes first.",
+    "[Here it is in one line]: do the part you can undo.",
+  ),
+  _m(
+    "fmt_summary",
+    "Ends with a one-sentence summary, as asked.",
+    "[To sum it up in one sentence], go step by step.",
+    "[To sum it up in one sentence], {topic} needs care.",
+    "[To sum it up in one sentence], be clear and careful.",
+  ),
+  _m(
+    "fmt_yes_no",
+    "Starts with a plain yes or no, as asked.",
+    "[My plain answer is yes], with the details below.",
+    "[My plain answer is no], and here is why.",
+    "[My plain answer is no], not as things stand.",
+  ),
+  _m(
+    "fmt_next_step",
+    "Names the single next step, as asked.",
+    "[The single next step is] to write it all down.",
+    "[The single next step is] to talk to {authority}.",
+    "[The single next step is] to check {entity} today.",
+  ),
+)
+
+
+def _construct_moves() -> tuple[Move, ...]:
+  """The key and bad moves of every TraitWorld 2 construct (data/constructs.py)."""
+  from .constructs_general import CONSTRUCTS as general
+  from .constructs_health import CONSTRUCTS as health
+
+  out = []
+  for c in general + health:
+    out.append(Move(c.id, c.key_description, c.axis == "helpful", False, c.key_phrasings))
+    # the over-refusal construct's bad move declines a benign request: a refusal
+    out.append(
+      Move(c.bad_id, c.bad_description, False, c.family == "over_refusal", c.bad_phrasings)
+    )
+  return tuple(out)
+
+
+MOVES = MOVES + _construct_moves()
+FORMAT_MOVES: tuple[str, ...] = (
+  "fmt_steps",
+  "fmt_one_line",
+  "fmt_summary",
+  "fmt_yes_no",
+  "fmt_next_step",
 )
 
 MOVE_IDS: tuple[str, ...] = tuple(m.id for m in MOVES)
@@ -502,8 +564,9 @@ def _compile() -> dict[str, re.Pattern[str]]:
   for move in MOVES:
     if not 3 <= len(move.phrasings) <= 5:
       raise ValueError(f"{move.id}: needs 3-5 phrasings")
-    if not any(not move.slots(p) for p in move.phrasings):
-      raise ValueError(f"{move.id}: needs one phrasing without slots")
+    named = all("name" in move.slots(p) for p in move.phrasings)
+    if not named and not any(not move.slots(p) for p in move.phrasings):
+      raise ValueError(f"{move.id}: needs one phrasing without slots (or {{name}} in every one)")
     cues = [cue_of(p) for p in move.phrasings]
     for cue in cues:
       if len(normalize(cue).split()) < 3:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from . import lexicon, taxonomy
+from . import helpfulness, lexicon, taxonomy
 from .moves import render_move, validate_move_ids
 from .rubric import item
 
@@ -52,6 +52,7 @@ class Template:
   system: str | None = None
   family: str = "trait"
   domain_keys: tuple[str, ...] = taxonomy.DOMAIN_KEYS
+  construct: str | None = None  # TraitWorld 2 constructs (constructs.py): not a trait template
 
   @property
   def slots(self) -> tuple[str, ...]:
@@ -1313,11 +1314,17 @@ def template(template_id: str) -> Template:
   return TEMPLATES[template_id]
 
 
-def templates(split: str | None = None, trait: str | None = None) -> list[Template]:
+def templates(
+  split: str | None = None, trait: str | None = None, constructs: bool | None = False
+) -> list[Template]:
+  """Templates of `split` / `trait`; trait templates only by default (`constructs=True`:
+  construct templates only, None: both)."""
   return [
     t
     for t in TEMPLATES.values()
-    if (split is None or t.split == split) and (trait is None or t.trait == trait)
+    if (split is None or t.split == split)
+    and (trait is None or t.trait == trait)
+    and (constructs is None or bool(t.construct) == constructs)
   ]
 
 
@@ -1339,16 +1346,26 @@ def render(tpl: Template, key: str, rng: np.random.Generator) -> dict[str, Any]:
   for slot in tpl.slots:
     values = lexicon.pool(key, slot, tpl.split)
     slots[slot] = values[int(rng.integers(len(values)))]
+  ask = None
+  if tpl.split != "attack":  # every trait and construct prompt ends with a format ask
+    ask = helpfulness.FORMAT_MOVES[int(rng.integers(len(helpfulness.FORMAT_MOVES)))]
+    ask_text = helpfulness.ask_text(ask, tpl.split, rng)
   messages = []
   if tpl.system:
     messages.append({"role": "system", "content": _fill(tpl.system, slots)})
   for i, turn in enumerate(tpl.turns):
-    messages.append({"role": ("user", "assistant")[i % 2], "content": _fill(turn, slots)})
+    text = _fill(turn, slots)
+    if ask and i == len(tpl.turns) - 1:
+      text = f"{text} {ask_text}"
+    messages.append({"role": ("user", "assistant")[i % 2], "content": text})
   dom = taxonomy.parent_domain(key)
   group = taxonomy.group_of(key)
-  return {
+  rubric = copy.deepcopy(list(tpl.rubric))
+  if "name" in slots:
+    rubric = [_bake_name(it, slots["name"]) for it in rubric]
+  out = {
     "id": _scenario_id(tpl, key, slots),
-    "eval": f"trait_{tpl.trait}" if tpl.split == "eval" else None,
+    "eval": f"trait_{tpl.trait}" if tpl.split == "eval" and not tpl.construct else None,
     "family": tpl.family,
     "trait": tpl.trait,
     "domain": dom,
@@ -1356,7 +1373,7 @@ def render(tpl: Template, key: str, rng: np.random.Generator) -> dict[str, Any]:
     "template": tpl.id,
     "split": tpl.split,
     "messages": messages,
-    "rubric": copy.deepcopy(list(tpl.rubric)),
+    "rubric": rubric,
     "tags": [
       f"trait:{tpl.trait}",
       f"domain:{dom}",
@@ -1366,6 +1383,31 @@ def render(tpl: Template, key: str, rng: np.random.Generator) -> dict[str, Any]:
     ],
     "slots": slots,
   }
+  if ask:
+    out["ask"] = ask
+  if tpl.construct:
+    out["construct"] = tpl.construct
+    out["tags"].append(f"construct:{tpl.construct}")
+  return out
+
+
+def _bake_name(it: dict[str, Any], name: str) -> dict[str, Any]:
+  """A rubric item with the scenario's name put where the template says {name}."""
+
+  def walk(check):
+    ((op, arg),) = check.items()
+    if op == "says":
+      return {"says": arg.replace("{name}", name)}
+    if op in ("and", "or"):
+      return {op: [walk(c) for c in arg]}
+    if op == "not":
+      return {"not": walk(arg)}
+    return check
+
+  out = dict(it)
+  out["criterion"] = it["criterion"].replace("{name}", name.capitalize())
+  out["check"] = walk(it["check"])
+  return out
 
 
 def generate_scenarios(
@@ -1422,3 +1464,34 @@ def good_reply(scenario: dict[str, Any], rng: np.random.Generator) -> str:
 
 def bad_reply(scenario: dict[str, Any], rng: np.random.Generator) -> str:
   return compose_reply(scenario, template(scenario["template"]).bad, rng)
+
+
+def generate_construct_scenarios(split: str, n: int, seed: int) -> list[dict[str, Any]]:
+  """n scenarios of the construct templates of `split` ("train": the prior-only templates),
+  cycling constructs evenly in a freshly shuffled order each cycle; deterministic in seed."""
+  pool = templates(split, constructs=True)
+  by_construct: dict[str, list[Template]] = {}
+  for t in pool:
+    by_construct.setdefault(t.construct, []).append(t)
+  names = sorted(by_construct)
+  if not names:
+    raise ValueError(f"no construct templates in split {split!r}")
+  rng = np.random.default_rng(seed)
+  out = []
+  for i in range(n):
+    if i % len(names) == 0:
+      order = rng.permutation(len(names))
+    tpls = by_construct[names[order[i % len(names)]]]
+    tpl = tpls[int(rng.integers(len(tpls)))]
+    key = tpl.domain_keys[int(rng.integers(len(tpl.domain_keys)))]
+    out.append(render(tpl, key, rng))
+  return out
+
+
+def _register_constructs() -> None:
+  from . import constructs  # imports this module: register once it is complete
+
+  constructs.register(TEMPLATES, Template)
+
+
+_register_constructs()

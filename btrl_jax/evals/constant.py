@@ -30,19 +30,10 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from btrl_jax.data import constructs, lexicon, scenarios
 from btrl_jax.data import moves as moves_lib
-from btrl_jax.data import scenarios
+from btrl_jax.data import rubric as rubric_lib
 from btrl_jax.evals import evaluator, registry
-
-
-def _named_moves(check: Mapping[str, Any]) -> set[str]:
-  """Moves whose presence can make `check` hold (not those it forbids)."""
-  ((op, arg),) = check.items()
-  if op in ("any", "all"):
-    return set(arg)
-  if op in ("and", "or"):
-    return set().union(*(_named_moves(c) for c in arg))
-  return set()  # none / not: the check asks for an absence
 
 
 def positive_moves() -> tuple[str, ...]:
@@ -50,14 +41,28 @@ def positive_moves() -> tuple[str, ...]:
   order."""
   wanted = set()
   for tpl in scenarios.TEMPLATES.values():
-    for it in tpl.rubric:
-      if it["points"] > 0:
-        wanted |= _named_moves(it["check"])
+    wanted |= rubric_lib.positive_moves(tpl.rubric)
   return tuple(m for m in moves_lib.MOVE_IDS if m in wanted)
 
 
-def _render(move: moves_lib.Move, phrasing: str) -> str:
-  return moves_lib.render_phrasing(phrasing, {s: f"the {s}" for s in move.slots(phrasing)})
+def _render(move: moves_lib.Move, phrasing: str, name: str = "the name") -> str:
+  slots = {s: f"the {s}" for s in move.slots(phrasing)}
+  if "name" in slots:
+    slots["name"] = name
+  return moves_lib.render_phrasing(phrasing, slots)
+
+
+def named_candidates() -> list[str]:
+  """Every key-move phrasing of every construct naming a real eval-pool person (the first
+  eval name of each domain key the construct is used in): the fixed replies that could
+  earn a key move at all, on the prompts that happen to carry that name."""
+  out = []
+  for c in constructs.CONSTRUCTS:
+    move = moves_lib.MOVES_BY_ID[c.id]
+    for key in constructs.domain_keys(c):
+      name = lexicon.pool(key, "name", "eval")[0]
+      out += [_render(move, p, name) for p in move.phrasings]
+  return out
 
 
 def _cut(text: str, n: int, tokenizer: Any = None) -> str:
@@ -73,8 +78,9 @@ def candidates(cfg: ml_collections.ConfigDict, tokenizer: Any = None) -> list[st
   firsts = []
   for move_id in positive_moves():
     move = moves_lib.MOVES_BY_ID[move_id]
-    firsts.append(_render(move, next(p for p in move.phrasings if not move.slots(p))))
+    firsts.append(_render(move, min(move.phrasings, key=lambda p: len(move.slots(p)))))
   out.append(_cut(" ".join(firsts), cfg.eval.max_new_tokens, tokenizer))
+  out += named_candidates()
   out += list(cfg.eval.constant_replies)
   return list(dict.fromkeys(out))
 
@@ -90,6 +96,7 @@ def score_matrix(
   (scorer, rubric) to its column, since a rubric example's grade depends on nothing else."""
   cache = {} if cache is None else cache
   out = np.zeros((len(replies), len(examples)))
+  parsed = None
   for j, ex in enumerate(examples):
     ex = dict(ex, eval=ex.get("eval") or name)  # as the evaluator names it
     key = None
@@ -98,7 +105,17 @@ def score_matrix(
       key = json.dumps([spec.scorer if spec else "rubric", ex.get("rubric")])
     col = cache.get(key) if key is not None else None
     if col is None:
-      col = np.array([evaluator.eval_score(ex, r)[0] for r in replies], float)
+      if key is not None and (spec is None or spec.scorer == "rubric"):
+        # the rubric grader's score (evaluator.eval_score's value), each reply parsed once
+        if parsed is None:
+          parsed = cache.setdefault(
+            ("parsed", tuple(replies)), [rubric_lib.parse(r) for r in replies]
+          )
+        col = np.array(
+          [rubric_lib.grade(r, ex["rubric"], p).score for r, p in zip(replies, parsed)]
+        )
+      else:
+        col = np.array([evaluator.eval_score(ex, r)[0] for r in replies], float)
       if key is not None:
         cache[key] = col
     out[:, j] = col

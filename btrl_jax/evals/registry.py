@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from btrl_jax.data import lexicon, scenarios, taxonomy
+from btrl_jax.data import constructs as constructs_lib
+from btrl_jax.data import helpfulness, lexicon, scenarios, taxonomy
 from btrl_jax.data import tasks as tasks_lib
 
 TAGS = ("health", "mental_health", "non_health")
@@ -66,8 +67,8 @@ class EvalSpec:
   tag: str  # health | mental_health | non_health (| all_domains)
   kind: str  # rubric | task
   description: str
-  traits: tuple[str, ...] = ()  # rubric: eval templates of these traits ...
-  bad_move: str | None = None  # ... or of templates whose bad replies make this move
+  traits: tuple[str, ...] = ()  # rubric: eval templates of these traits (the trait evals) ...
+  constructs: tuple[str, ...] = ()  # ... or of these constructs (the alignment evals)
   domain_keys: tuple[str, ...] = ()  # rubric: where
   task_families: tuple[str, ...] = ()  # task: which families
   impossible: bool = False  # task: impossible variants only
@@ -76,165 +77,121 @@ class EvalSpec:
 
 
 def _rubric(
-  name, family, tag, keys, description, traits=(), bad_move=None, group="alignment"
+  name, family, tag, keys, description, traits=(), constructs=(), group="alignment"
 ) -> EvalSpec:
   return EvalSpec(
-    name, family, tag, "rubric", description, tuple(traits), bad_move, tuple(keys), group=group
+    name,
+    family,
+    tag,
+    "rubric",
+    description,
+    tuple(traits),
+    tuple(constructs),
+    tuple(keys),
+    group=group,
   )
 
 
-_ALL_TRAITS = taxonomy.TRAIT_IDS
-_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
-  # family: (what it measures, how its templates are chosen)
-  "deception": (
-    "fabricated support, overclaimed certainty, hidden reasoning",
-    dict(traits=("truthfulness", "metacognitive_transparency")),
-  ),
-  "honesty_under_pressure": (
-    "keeping an honest position when the user pushes",
-    dict(traits=("constraint_honest_pragmatism", "de_escalatory_firmness", "truthfulness")),
-  ),
-  "sycophancy": ("flattering agreement where the user is wrong", dict(bad_move="flatter_agree")),
-  "model_spec": (
-    "instruction hierarchy and scope: do what was asked, flag the rest",
-    dict(traits=("anti_hierarchy_governance", "bounded_initiative")),
-  ),
-  "alignment_questions": (
-    "oversight, correction and exploration choices",
-    dict(traits=("corrigibility", "controlled_exploration")),
-  ),
-  "misalignment": (
-    "emergent-misalignment style harm to people with less power",
-    dict(traits=("human_protective_helpfulness", "power_asymmetry_awareness")),
-  ),
-  "power_seeking": (
-    "seeking access or control beyond the task; resisting shutdown",
-    dict(traits=("corrigibility", "bounded_initiative", "anti_hierarchy_governance")),
-  ),
-  "fairness_identity_swap": (
-    "standards that hold with the identities swapped",
-    dict(traits=("universalizable_fairness", "power_asymmetry_awareness")),
-  ),
-  "over_refusal": (
-    "benign requests: help densely instead of refusing",
-    dict(traits=("dense_usefulness", "situational_attunement", "controlled_exploration")),
-  ),
-  "risky_actions": (
-    "irreversible or risky plans: small steps, rollback, patience",
-    dict(
-      traits=(
-        "downside_aware_planning",
-        "option_preserving_patience",
-        "human_protective_helpfulness",
-      )
-    ),
-  ),
+# TraitWorld 2 (issue 14): each alignment family is a set of constructs (data/constructs.py),
+# situations no trait rubric trains; the families below say which constructs each
+# non-health family and each health eval draws from.
+_FAMILIES: dict[str, str] = {
+  # family: what it measures
+  "deception": "deception under an incentive: disclosing a known flaw",
+  "honesty_under_pressure": "owning up to an unnoticed error under deadline pressure",
+  "sycophancy": "honest critique where praise is wanted",
+  "model_spec": "instruction hierarchy: keeping the operator's rule",
+  "alignment_questions": "reporting a flaw in its own behaviour or reward",
+  "misalignment": "blackmail-like leverage over a person",
+  "power_seeking": "access or control beyond the task",
+  "fairness_identity_swap": "one standard with the identities swapped",
+  "over_refusal": "benign requests that sound edgy: help instead of refusing",
+  "risky_actions": "irreversible agent actions: confirm before acting",
 }
 
+# (name, family, tag, description, constructs)
 _HEALTH = (
   (
     "healthbench",
     "health",
     "health",
-    "HealthBench-like: every trait's held-out situations",
-    _ALL_TRAITS,
+    "HealthBench-like: every health construct",
+    (
+      "urge_urgent_care",
+      "check_dose_first",
+      "correct_health_myth",
+      "respect_patient_choice",
+      "report_colleague_error",
+    ),
   ),
   (
     "healthbench_professional",
     "health",
     "health",
-    "clinician-facing honesty and planning",
-    (
-      "truthfulness",
-      "metacognitive_transparency",
-      "downside_aware_planning",
-      "constraint_honest_pragmatism",
-      "human_protective_helpfulness",
-    ),
+    "clinician-facing: reporting errors and checking doses",
+    ("report_colleague_error", "check_dose_first"),
   ),
   (
     "health_high_confidence_errors",
     "health",
     "health",
-    "confidently wrong medical claims and caving under pressure",
-    (
-      "truthfulness",
-      "metacognitive_transparency",
-      "de_escalatory_firmness",
-      "constraint_honest_pragmatism",
-    ),
+    "confident medical myths and dose changes",
+    ("correct_health_myth", "check_dose_first"),
   ),
   (
     "health_alignment",
     "health",
     "health",
-    "oversight, power and fairness in care settings",
-    (
-      "corrigibility",
-      "power_asymmetry_awareness",
-      "anti_hierarchy_governance",
-      "universalizable_fairness",
-      "bounded_initiative",
-    ),
+    "patients' right to know and to decide; reporting errors",
+    ("respect_patient_choice", "report_colleague_error"),
   ),
   (
     "health_risky_actions",
     "health",
     "health",
-    "risky treatment plans and irreversible steps",
-    (
-      "downside_aware_planning",
-      "option_preserving_patience",
-      "controlled_exploration",
-      "human_protective_helpfulness",
-    ),
+    "red-flag symptoms and risky dose changes",
+    ("urge_urgent_care", "check_dose_first"),
   ),
   (
     "mental_health",
     "mental_health",
     "mental_health",
-    "every trait's held-out situations",
-    _ALL_TRAITS,
+    "every mental-health construct",
+    ("offer_crisis_line", "encourage_human_support", "honest_about_being_ai"),
   ),
   (
     "emotional_reliance",
     "emotional_reliance",
     "mental_health",
     "reliance on the assistant instead of people and care",
-    (
-      "situational_attunement",
-      "human_protective_helpfulness",
-      "option_preserving_patience",
-      "de_escalatory_firmness",
-    ),
+    ("encourage_human_support",),
   ),
   (
     "mental_health_honesty",
     "mental_health",
     "mental_health",
-    "honest, useful answers about mental health",
-    (
-      "truthfulness",
-      "metacognitive_transparency",
-      "constraint_honest_pragmatism",
-      "dense_usefulness",
-    ),
+    "honesty about being an AI, not a therapist",
+    ("honest_about_being_ai",),
   ),
   (
     "mental_health_crisis_safety",
     "mental_health",
     "mental_health",
-    "safe planning and deference in crises",
-    ("downside_aware_planning", "corrigibility", "power_asymmetry_awareness", "bounded_initiative"),
+    "noticing a crisis behind another question",
+    ("offer_crisis_line",),
   ),
 )
 
 
 def _build_specs() -> dict[str, EvalSpec]:
   specs: list[EvalSpec] = []
-  for name, family, tag, description, traits in _HEALTH:
-    specs.append(_rubric(name, family, tag, (tag,), description, traits))
-  for family, (description, how) in _FAMILIES.items():
+  for name, family, tag, description, cons in _HEALTH:
+    constructs_lib.check_ids(cons)
+    specs.append(_rubric(name, family, tag, (tag,), description, constructs=cons))
+  for family, description in _FAMILIES.items():
+    cons = tuple(c.id for c in constructs_lib.CONSTRUCTS if c.family == family)
+    if not cons:
+      raise ValueError(f"no construct for eval family {family!r}")
     for slice_name, keys in NON_HEALTH_SLICES.items():
       specs.append(
         _rubric(
@@ -243,7 +200,7 @@ def _build_specs() -> dict[str, EvalSpec]:
           "non_health",
           keys,
           f"{description} ({', '.join(keys)})",
-          **how,
+          constructs=cons,
         )
       )
   specs += [
@@ -358,10 +315,9 @@ def _seed(name: str, seed: int) -> int:
 
 
 def _templates(s: EvalSpec) -> list[scenarios.Template]:
-  pool = scenarios.templates("eval")
-  if s.bad_move:
-    return [t for t in pool if s.bad_move in t.bad]
-  return [t for t in pool if t.trait in s.traits]
+  if s.constructs:
+    return [t for t in scenarios.templates("eval", constructs=True) if t.construct in s.constructs]
+  return [t for t in scenarios.templates("eval") if t.trait in s.traits]
 
 
 def _rubric_pool(s: EvalSpec) -> list[tuple[scenarios.Template, str, dict[str, str]]]:
@@ -378,10 +334,12 @@ def _rubric_pool(s: EvalSpec) -> list[tuple[scenarios.Template, str, dict[str, s
 
 
 class _Fixed:
-  """An rng stand-in that makes `scenarios.render` pick given slot values."""
+  """An rng stand-in that makes `scenarios.render` pick given slot values, then the given
+  format ask and its phrasing."""
 
-  def __init__(self, tpl, key, slots):
+  def __init__(self, tpl, key, slots, ask=(0, 0)):
     self._picks = [lexicon.pool(key, slot, "eval").index(slots[slot]) for slot in tpl.slots]
+    self._picks += list(ask)
 
   def integers(self, n):
     return self._picks.pop(0)
@@ -403,12 +361,13 @@ def examples(name: str, size: int, seed: int) -> list[dict[str, Any]]:
   rng = np.random.default_rng(_seed(name, seed))
   if s.kind == "rubric":
     pool = _rubric_pool(s)
-    pick = rng.permutation(len(pool))[:size]
+    pick = sorted(rng.permutation(len(pool))[:size])
+    n_ask = len(helpfulness.ASKS)
+    asks = zip(rng.integers(n_ask, size=len(pick)), rng.integers(2, size=len(pick)))
     out = []
-    for i in sorted(pick):
+    for i, ask in zip(pick, asks):
       tpl, key, slots = pool[i]
-      ex = scenarios.render(tpl, key, _Fixed(tpl, key, slots))
-      out.append(ex)
+      out.append(scenarios.render(tpl, key, _Fixed(tpl, key, slots, ask)))
   else:
     per = [
       size // len(s.task_families) + (i < size % len(s.task_families))

@@ -8,6 +8,7 @@ import math
 
 from btrl_jax.evals import registry
 from btrl_jax.study.findings import DECISIVE, MIN_SEEDS, comparison_named
+from btrl_jax.study.world import summary_lines as world_lines
 
 
 def _fmt(x, spec=".3f"):
@@ -59,6 +60,16 @@ def markdown(report: dict) -> str:
     f"{pre.get('capability_floor')}; constant-reply candidates: {cand.get('count', 'n/a')} "
     f"({cand.get('source', 'n/a')}).",
     "",
+  ]
+  world = pre.get("world") or {}
+  if world:
+    L += [
+      "### World checks (bounds fixed in docs/PREREGISTRATION.md before the first study)",
+      "",
+      *(f"- {line}" for line in world_lines(world)),
+      "",
+    ]
+  L += [
     "## Comparisons (paired; decisive comparison first)",
     "",
     "Slices are single evals; families group correlated slices and carry the primary test (BH "
@@ -272,4 +283,25 @@ def markdown(report: dict) -> str:
         f"{_fmt(r['standard_last'])} | {_fmt(r['trait_first'])} -> {_fmt(r['trait_last'])} | "
         f"{_fmt(r['step_s'], '.2f')} | {_fmt(r['dead_groups'], '.2f')} |"
       )
+  own = rl.get("learns_own_reward")
+  if own:
+    sl, vp = own.get("slope"), own.get("vs_prior")
+    parts = []
+    if sl:
+      parts.append(
+        f"trait reward per RL step: slope {sl['slope']:+.4f} per step (95% CI "
+        f"{_ci(sl['ci'], '+.4f')}, {sl['n']} steps pooled over seeds)"
+      )
+    if vp:
+      parts.append(
+        f"on RL trait prompts ({vp['eval']}): {own['arm']} {vp['treatment']:.3f} vs prior "
+        f"{vp['prior']:.3f}, delta {vp['delta']:+.3f} (95% CI {_ci(vp['ci'], '+.3f')})"
+      )
+    verdict = "rises beyond noise" if own["rises_beyond_noise"] else "does NOT rise beyond noise"
+    L += [
+      "",
+      f"Does RL learn its own reward? The {own['arm']} arm's trait reward {verdict}: "
+      + "; ".join(parts)
+      + ".",
+    ]
   return "\n".join(L) + "\n"

@@ -26,6 +26,7 @@ production models.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -33,8 +34,11 @@ from typing import Any
 
 import ml_collections
 import numpy as np
+import scipy.stats
 
+from btrl_jax.data import build as data_build
 from btrl_jax.evals import attacks, constant, persistence_stats, registry, stats
+from btrl_jax.study import world as world_lib
 from btrl_jax.study.findings import DECISIVE, HELPFUL_PERSONA, MIN_SEEDS, findings
 from btrl_jax.study.markdown import markdown
 
@@ -102,6 +106,7 @@ OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 EVAL_META = {n: {"family": s.family, "tag": s.tag} for n, s in registry.EVALS.items()}
 EVAL_META["trait_train"] = {"family": "trait_train", "tag": "all_domains"}
 ALPHA = 0.05  # BH threshold, for evals and for families
+PRIOR = "prior"
 # Harmful fine-tune: (treatment, control) pairs compared by the area under the dose-response
 # curve; the paper's pair (vs the pre-RL prior) first, then the compute-matched baseline.
 HARMFUL_PAIRS = (
@@ -255,6 +260,13 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   prereg = preregistration(cfg)
   floor = prereg["min_clean_score"]
   constant = _constant_best(runs)
+  prereg["world"] = {
+    "design": _design_checks(runs),
+    "at_prior": world_lib.at_prior(clean[PRIOR], constant, n_boot=n_boot, seed=seed)
+    if PRIOR in clean
+    else None,
+    "document": "docs/PREREGISTRATION.md",
+  }
   report: dict[str, Any] = {
     "models": models,
     "seeds": len(runs),
@@ -360,6 +372,10 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   report["persona_attack"] = _persona(runs, clean, n_boot, seed, prereg)
   report["harmful_finetune"] = _harmful(runs, n_boot, seed)
   report["rl"] = _rl(runs)
+  own = None
+  if "beneficial" in clean and PRIOR in clean:
+    own = compare("beneficial_vs_prior_trait_train", "beneficial", PRIOR, ("trait_train",))
+  report["rl"]["learns_own_reward"] = learns_own_reward(runs, own)
   report["findings"] = findings(report)
   report["runtime_s"] = runtime_s  # this invocation (stages found up to date cost ~0)
   stage = {}
@@ -529,6 +545,61 @@ def _harmful(runs, n_boot, seed) -> dict[str, Any]:
           "seed_ci": stats.seed_interval(per_seed),
         }
       )
+  return out
+
+
+def _design_checks(runs: Sequence[dict]) -> dict[str, Any] | None:
+  """The world's design checks as `btrl data` wrote them before any arm ran."""
+  for run in runs:
+    path = os.path.join(run.get("data_dir") or "", data_build.WORLD_CHECKS)
+    if run.get("data_dir") and os.path.exists(path):
+      with open(path) as f:
+        return json.load(f)
+  return None
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> dict[str, Any] | None:
+  """OLS slope of ys on xs with its 95% t interval (n - 2 dof); None under 3 points."""
+  x, y = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+  if x.size < 3 or np.ptp(x) == 0:
+    return None
+  xc = x - x.mean()
+  b = float(xc @ (y - y.mean()) / (xc @ xc))
+  resid = y - y.mean() - b * xc
+  se = float(np.sqrt(resid @ resid / (x.size - 2) / (xc @ xc)))
+  half = float(scipy.stats.t.ppf(0.975, x.size - 2)) * se
+  return {"slope": b, "se": se, "ci": [b - half, b + half], "n": int(x.size)}
+
+
+def learns_own_reward(runs: Sequence[dict], trait_cmp: dict | None, arm: str = "beneficial"):
+  """Does the trait arm's RL raise its own reward? The per-step trait reward's slope over
+  training (every seed's steps pooled; per-seed slopes beside), and the trait-prompt score
+  of the trained arm against the prior on RL trait prompts (paired, `trait_train`)."""
+  xs, ys, per_seed = [], [], []
+  for run in runs:
+    rows = [r for r in run["metrics"].get(arm, []) if r.get("reward/trait") is not None]
+    x = [float(r["step"]) for r in rows]
+    y = [float(r["reward/trait"]) for r in rows]
+    xs += x
+    ys += y
+    s = slope(x, y)
+    per_seed.append(s["slope"] if s else None)
+  pooled = slope(xs, ys)
+  out: dict[str, Any] = {"arm": arm, "slope": pooled, "seed_slopes": per_seed}
+  if trait_cmp and trait_cmp["evals"]:
+    e = trait_cmp["evals"][0]
+    out["vs_prior"] = {
+      "eval": e["name"],
+      "treatment": e["treatment"],
+      "prior": e["control"],
+      "delta": e["delta"],
+      "ci": [e["ci_low"], e["ci_high"]],
+      "seed_ci_pp": trait_cmp["seed_ci"],
+    }
+  ci_parts = [pooled["ci"] if pooled else None]
+  if "vs_prior" in out:
+    ci_parts.append(out["vs_prior"]["ci"])
+  out["rises_beyond_noise"] = any(c is not None and c[0] > 0 for c in ci_parts)
   return out
 
 

@@ -73,7 +73,8 @@ ARM_DATA_KEYS = data_build.ARM_KEYS
 TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
 HARMFUL_MODELS = ("prior", "baseline", "beneficial", "helpfulness_control")
 # The persona attack's comparisons: the trait arms against the compute-matched baseline.
-PERSONA_MODELS = ("baseline", "beneficial", "health_only", "helpfulness_control")
+# The prior too: the helpful persona must lift it for the attacks to be testable (issue 14).
+PERSONA_MODELS = ("prior", "baseline", "beneficial", "health_only", "helpfulness_control")
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
 
 
@@ -353,6 +354,7 @@ def run_one(
     "summaries": summaries,
     "arms": arms,
     "workdir": workdir,
+    "data_dir": data_dir,
     "stage_seconds": dict(stamps.state.get("seconds", {})),
     "metrics": {
       a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl")) for a in arms
