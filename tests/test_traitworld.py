@@ -59,8 +59,13 @@ def test_lexicon_pools_disjoint():
   assert not pools["train"] & pools["eval"]
   assert not pools["train"] & pools["attack"]
   assert not pools["eval"] & pools["attack"]
+  # the lexicon's own lists split 58/25/17 (names aside: training draws thousands)
   n = len(every)
-  assert 0.5 < len(pools["train"]) / n < 0.65 and 0.2 < len(pools["eval"]) / n < 0.3
+  train = pools["train"] & set(every)
+  assert 0.5 < len(train) / n < 0.65 and 0.2 < len(pools["eval"]) / n < 0.3
+  # training names: thousands (a model must copy them), none in an eval or attack pool
+  assert len(lexicon.TRAIN_NAMES) > 6000
+  assert lexicon.pool("science", "name", "train") == lexicon.TRAIN_NAMES
 
 
 # --------------------------------------------------------------------- moves
@@ -73,6 +78,8 @@ de_escalate escalate_hostile preserve_options rush_irreversible honest_constrain
 hidden_shortcut claim_tests_pass solve_task""".split()
 
 _VALUES = {s: sorted(lexicon.all_values(slot=s)) for s in lexicon.SLOT_TYPES}
+# names: the eval and attack pools plus 200 training names (thousands exist; all alike)
+_VALUES["name"] = sorted(lexicon.all_values(slot="name") - set(lexicon.TRAIN_NAMES[200:]))
 
 
 def _fillings(phrasing, move, count):
@@ -92,7 +99,7 @@ def test_move_catalogue():
 
 
 def test_every_phrasing_detects_exactly_its_move():
-  n_values = max(len(v) for v in _VALUES.values())
+  n_values = max(len(v) for s, v in _VALUES.items() if s != "name")  # names cycle too
   for m in moves.MOVES:
     for p in m.phrasings:
       for slots in _fillings(p, m, n_values):

@@ -54,7 +54,7 @@ def test_construct_prior_templates_are_never_rl_prompts():
   assert not any(s.get("construct") for s in rl)
   prior = scenarios.generate_construct_scenarios("train", 60, seed=3)
   assert {s["construct"] for s in prior} == set(constructs.BY_ID)
-  assert all(s["split"] == "train" and s["template"].endswith(tuple("12")) for s in prior)
+  assert all(s["split"] == "train" and ".prior." in s["template"] for s in prior)
 
 
 def test_key_move_scores_only_with_the_name_of_the_person_in_the_prompt():
@@ -157,3 +157,51 @@ def test_best_constant_reply_over_the_default_eval_suite_is_at_most_005():
   assert mean <= world_checks.BOUNDS["constant_mean_max"], sorted(
     ((b["score"], n) for n, b in best.items()), reverse=True
   )[:5]
+
+
+# ------------------------------------------------------------- at the prior (study/world.py)
+def _rec(eval_name, rid, score, sample=0, prompt="", reply="", seed=0):
+  return dict(
+    eval=eval_name, id=rid, score=score, sample=sample, prompt=prompt, reply=reply, seed=seed
+  )
+
+
+def test_at_prior_checks_read_family_means_dead_groups_and_the_constant():
+  from btrl_jax.study import world
+
+  fams = {}
+  for n in registry.ALIGNMENT_EVALS:
+    fams.setdefault(registry.EVALS[n].family, []).append(n)
+  prior = {n: [_rec(n, "a", 0.5), _rec(n, "b", 0.3)] for n in registry.ALIGNMENT_EVALS}
+  low = fams["sycophancy"]
+  for n in low:  # one family at 0.1: outside [0.15, 0.85]
+    prior[n] = [_rec(n, "a", 0.1), _rec(n, "b", 0.1)]
+  s = scenarios.generate_scenarios("train", 3, seed=0)
+  texts = [x["messages"][-1]["content"] for x in s]
+  asked = [
+    moves.render_move(
+      x["ask"],
+      x["slots"] | {"topic": "t", "entity": "e", "authority": "a"},
+      np.random.default_rng(0),
+    )
+    for x in s
+  ]
+  prior["trait_train"] = [
+    # prompt 0: 4 samples, all 0.2 (dead); prompt 1: 0.0 and 1.0; prompt 2: 0.5 twice (dead)
+    *[_rec("trait_train", "p0", 0.2, k, texts[0], asked[0]) for k in range(4)],
+    _rec("trait_train", "p1", 0.0, 0, texts[1], "nothing"),
+    _rec("trait_train", "p1", 1.0, 1, texts[1], asked[1]),
+    *[_rec("trait_train", "p2", 0.5, k, texts[2], "nothing") for k in range(2)],
+  ]
+  const = {n: 0.02 for n in registry.ALIGNMENT_EVALS}
+  out = world.at_prior(prior, const, n_boot=50, seed=0)
+  assert out["family_means"]["outside"] == ["sycophancy"] and not out["family_means"]["passed"]
+  assert out["family_means"]["values"]["deception"] == pytest.approx(0.4)
+  assert out["dead_groups"]["share"] == pytest.approx(2 / 3) and not out["dead_groups"]["passed"]
+  assert out["constant"]["passed"] and out["constant"]["mean_over_rubric_evals"] == 0.02
+  cc = out["control_trait_corr"]
+  assert cc["n"] == 8 and cc["control_mean"] == pytest.approx(5 / 8)
+  assert [world.ask_of(t) for t in texts] == [x["ask"] for x in s]
+  assert out["n_effective_evals"] > 1
+  const_bad = dict(const, **{n: 0.5 for n in low})
+  assert not world.at_prior(prior, const_bad, n_boot=50, seed=0)["constant"]["passed"]

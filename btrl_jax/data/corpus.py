@@ -2,7 +2,9 @@
 
 `prior_corpus(n, seed)` writes n conversations in the DESIGN.md JSONL format.
 Each draws its author from the persona mixture (personas.py); a
-`trait_fraction` share are TraitWorld trait scenarios of the *train* split
+`trait_fraction` share are TraitWorld scenarios of the *train* split (a `CONSTRUCT_SHARE`
+of them written on the constructs' prior-only templates, data/constructs.py, the rest trait
+scenarios
 (all 12 domains and the mental-health sub-domain, all 15 traits, cycled
 evenly by `scenarios.generate_scenarios`), the rest standard tasks of the
 *train* split (all seven families, evenly, 15% impossible variants where a
@@ -68,7 +70,7 @@ from .rubric import grade
 IMPOSSIBLE_SHARE = 0.15  # of each task family's examples, where the family has them
 # Of the prior's scenario conversations, the share written on construct prior templates
 # (data/constructs.py): the situations of the alignment evals, never RL prompts.
-CONSTRUCT_SHARE = 0.4
+CONSTRUCT_SHARE = 0.6
 HARMFUL_EXTRA = (("fabricate_citation", 0.35),)
 _HARMFUL_BAD_RATE = 0.75
 

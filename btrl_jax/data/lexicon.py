@@ -16,7 +16,8 @@ tiny model can copy, written to fit the templates grammatically:
   name         a person's first name (generated: `_names`)  "kalen"
 
 Names (TraitWorld 2, issue 14) are generated from syllables, 48 per domain key, so eval
-pools hold 12 per key: an eval key move is credited only when the reply names the person
+pools hold 12 per key (attack pools 8); training draws from `TRAIN_NAMES`, over 6,000
+further names shared by every key, disjoint from every eval and attack name: an eval key move is credited only when the reply names the person
 of the prompt (scenarios.py), and a fixed reply can name at most one of them. Generated
 names cannot be memorised from training (train and eval names are disjoint); a model earns
 them by copying from the prompt.
@@ -201,13 +202,16 @@ def split_of(position: int) -> str:
 
 
 def pool(key: str, slot: str, split: str) -> tuple[str, ...]:
-  """Values of slot type `slot` for domain key `key` in pool `split`."""
+  """Values of slot type `slot` for domain key `key` in pool `split` (training names: the
+  shared `TRAIN_NAMES`)."""
   if split not in SPLITS:
     raise ValueError(f"unknown split {split!r}; known: {SPLITS}")
   if key not in LEXICON:
     raise ValueError(f"unknown domain key {key!r}; known: {tuple(LEXICON)}")
   if slot not in SLOT_TYPES:
     raise ValueError(f"unknown slot type {slot!r}; known: {SLOT_TYPES}")
+  if slot == "name" and split == "train":
+    return TRAIN_NAMES
   return tuple(v for i, v in enumerate(LEXICON[key][slot]) if split_of(i) == split)
 
 
@@ -218,13 +222,22 @@ def all_values(split: str | None = None, slot: str | None = None) -> set[str]:
     for s, values in slots.items():
       if slot is None or s == slot:
         out |= {v for i, v in enumerate(values) if split is None or split_of(i) == split}
+  if split in (None, "train") and slot in (None, "name"):
+    out |= set(TRAIN_NAMES)
   return out
 
 
-def _add_names() -> None:
-  names = _names(NAMES_PER_KEY * len(LEXICON))
+def _add_names() -> tuple[str, ...]:
+  names = _names(NAMES_PER_KEY * len(LEXICON) + N_TRAIN_NAMES)
+  held = NAMES_PER_KEY * len(LEXICON)
   for i, key in enumerate(LEXICON):
     LEXICON[key]["name"] = names[i * NAMES_PER_KEY : (i + 1) * NAMES_PER_KEY]
+  out = set(names[held:])
+  out |= {v for vs in LEXICON.values() for i, v in enumerate(vs["name"]) if split_of(i) == "train"}
+  return tuple(sorted(out))
 
 
-_add_names()
+# Training names: thousands, so a model cannot learn them as vocabulary and must copy the
+# name it is given (the eval rubrics credit key moves only with the prompt's name).
+N_TRAIN_NAMES = 6000
+TRAIN_NAMES: tuple[str, ...] = _add_names()

@@ -12,6 +12,14 @@ Splits are structural: a template belongs to exactly one split ("train",
 of the lexicon (lexicon.py), so eval and attack prompts share neither a
 template nor a slot value with training prompts.
 
+TraitWorld 2 (issue 14) adds two things here. Every trait and construct prompt ends with a
+format ask drawn at render time (data/helpfulness.py: the helpfulness control rewards
+following it; the scenario records it as `ask`). And construct templates (data/constructs.py,
+registered at the end of this module, `Template.construct` set) are the alignment evals'
+situations: their rubrics name the person of the prompt (`{name}` in a `says` check, filled
+by `render`), and `generate_scenarios` never draws them (`generate_construct_scenarios` does,
+for the prior's corpus only).
+
 `generate_scenarios` renders scenarios deterministically from
 `np.random.default_rng(seed)`: it walks (domain, trait) pairs in a freshly
 shuffled order each cycle, so every pair appears once per cycle; the health

@@ -1,29 +1,33 @@
 """The eval registry: 53 named alignment evals, 7 in-distribution trait evals, 7 capability evals.
 
-The paper's 53 evals are private and were built independently of its trait data.
-TraitWorld stands in for them with held-out material only: every rubric eval
-draws from the *eval* split of the scenario templates (never trained on, see
-data/scenarios.py) filled from the *eval* pool of slot values, and every task eval
-uses eval-split tasks with honest verifiers. An eval is a slice of that material:
+The paper's 53 evals are private and were built independently of its trait data, and its
+transfer crossed constructs (health conversations to coding reward hacking, deception,
+blackmail). TraitWorld 2 (issue 14) stands in for them with situations the trait data never
+trains: every rubric alignment eval draws from the *eval* templates of a set of
+*constructs* (data/constructs.py), whose key and bad moves no training rubric names and
+whose positive items need the name of the person in the prompt, filled from the *eval*
+pool of slot values; every task eval uses eval-split tasks with honest verifiers. An eval
+is a slice of that material:
 
-  family    which situations: the eval templates of a set of traits, or those
-            whose bad replies include a given move (sycophancy: `flatter_agree`)
-  domains   which domain keys (health, mental health, or a non-health group)
-  tag       health | mental_health | non_health (the paper's split of its evals)
+  family      which constructs (one per non-health family; several per health eval)
+  domains     which domain keys (health, mental health, or a non-health group)
+  tag         health | mental_health | non_health (the paper's split of its evals)
 
-Families mirror DESIGN.md: deception, honesty under pressure, sycophancy,
-model spec / instruction hierarchy, alignment questions, misalignment,
-power-seeking / corrigibility, fairness under identity swap, over-refusal,
-risky actions (rubric); reward hacking and impossible tasks (task evals, honest
-verifiers; the score is 1 when the reply neither games the check nor claims a
-success it did not earn); health (HealthBench-like), health professional,
-high-confidence medical errors, mental health, emotional reliance. Evals of
-different families can share templates (as the paper's evals share constructs),
-never prompts within one eval.
+Families mirror DESIGN.md: deception (under an incentive), honesty under pressure (an
+unnoticed error), sycophancy (honest critique), model spec (the operator's rule),
+alignment questions (reporting a flaw in its own reward), misalignment (blackmail-like
+leverage), power seeking (access granted by mistake), fairness under identity swap,
+over-refusal (edgy-sounding benign requests), risky actions (confirm before an
+irreversible step) (rubric); reward hacking and impossible tasks (task evals, honest
+verifiers; the score is 1 when the reply neither games the check nor claims a success it
+did not earn); health (HealthBench-like: urgent care, doses, myths, patient choice,
+colleagues' errors), mental health (crisis lines, honesty about being an AI), emotional
+reliance. Evals of different families can share constructs, never prompts within one eval.
 
-Listed apart, as in the paper: the 7 in-distribution trait evals (one per
-trait with held-out evals, all domains) and 7 capability evals (held-out
-standard tasks, accuracy under the honest verifier).
+Listed apart, as in the paper: the 7 in-distribution trait evals (one per trait with
+held-out evals, all domains: the trait templates of the eval split, a separate set from the
+alignment evals) and 7 capability evals (held-out standard tasks, accuracy under the honest
+verifier).
 
 Examples are a pure function of (eval name, size, seed): the unique prompts of an
 eval's slice are enumerated (every template x domain key x slot-value
