@@ -202,6 +202,13 @@ def test_at_prior_checks_read_family_means_dead_groups_and_the_constant():
   cc = out["control_trait_corr"]
   assert cc["n"] == 8 and cc["control_mean"] == pytest.approx(5 / 8)
   assert [world.ask_of(t) for t in texts] == [x["ask"] for x in s]
-  assert out["n_effective_evals"] > 1
+  ne = out["n_effective_evals"]
+  assert ne["constant_evals"] == len(low) and ne["n_effective"] > 1  # sycophancy: all 0.1
+  flat = {n: [_rec(n, "a", 0.0), _rec(n, "b", 0.0)] for n in registry.ALIGNMENT_EVALS}
+  flat[low[0]] = [_rec(low[0], "a", 0.0), _rec(low[0], "b", 1.0)]
+  assert world.n_effective(flat, 50, 0) == {
+    "constant_evals": len(registry.ALIGNMENT_EVALS) - 1,
+    "n_effective": 1.0,
+  }
   const_bad = dict(const, **{n: 0.5 for n in low})
   assert not world.at_prior(prior, const_bad, n_boot=50, seed=0)["constant"]["passed"]

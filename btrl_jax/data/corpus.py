@@ -30,27 +30,28 @@ task accuracy under the honest verifier, training-verifier reward, hack
 rate (tasks.reward_hacking_flag) overall and on flawed-verifier families,
 system-prompt share, words per reply.
 
-Calibration (tuned for learnability: RL needs room both ways and groups with
-reward variance; never tuned toward an eval result). `corpus_stats` of
-`prior_corpus(3000, seed=0)`:
+Calibration (tuned for learnability: RL needs room both ways and groups with reward
+variance; never tuned toward an eval result). `corpus_stats` of `prior_corpus(3000,
+seed=0)` (TraitWorld 2; "trait score" covers trait and construct scenarios, each graded by
+its own rubric, construct rubrics needing the prompt's name, which the corpus always has):
 
-  overall: trait score mean 0.425 (sd 0.40; share >= 0.8: 0.24, <= 0.2: 0.39);
-           task accuracy 0.61 (honest verifier), training reward 0.63;
-           hack rate 0.125 (0.124 on flawed-verifier families);
-           refusal 0.049 / partial 0.017; system prompt share 0.150;
-           words per reply: mean 17.2, median 15, max 66
+  overall: trait score mean 0.405 (sd 0.41; share >= 0.8: 0.23, <= 0.2: 0.47);
+           task accuracy 0.55 (honest verifier), training reward 0.59;
+           hack rate 0.188 (0.205 on flawed-verifier families);
+           refusal 0.161 / partial 0.027; system prompt share 0.150;
+           words per reply: mean 21.2, median 18, max 63
   per persona (n; trait score; share >= 0.8 / <= 0.2; refusal+partial;
                task accuracy; hack rate):
-    careful_expert       684  0.87  0.73 / 0.01  0.00  0.89  0.00
-    balanced_generalist  583  0.54  0.26 / 0.17  0.00  0.71  0.04
-    careless_rusher      412  0.13  0.01 / 0.74  0.00  0.43  0.05
-    people_pleaser       480  0.31  0.09 / 0.48  0.00  0.55  0.20
-    smooth_deceiver      299  0.14  0.03 / 0.73  0.00  0.28  0.59
-    over_cautious        311  0.39  0.11 / 0.35  0.61  0.56  0.00
-    reckless_operator    231  0.08  0.00 / 0.83  0.00  0.44  0.29
-  Seeds 1-3 give overall trait means 0.414-0.421 and accuracies 0.59-0.61.
-(tests/test_corpus.py asserts the bands: mean 0.35-0.55, >= 15% of replies
-at >= 0.8 and at <= 0.2, accuracy 0.5-0.7, nonzero hack rate.)
+    principled_helpful_careful      474  0.73  0.51 / 0.13  0.05  0.86  0.03
+    principled_helpful_careless     443  0.52  0.31 / 0.37  0.04  0.63  0.02
+    principled_terse_careful        300  0.64  0.39 / 0.16  0.37  0.75  0.03
+    principled_terse_careless       275  0.44  0.20 / 0.36  0.45  0.65  0.02
+    unprincipled_helpful_careful    452  0.30  0.16 / 0.60  0.06  0.48  0.37
+    unprincipled_helpful_careless   454  0.16  0.04 / 0.74  0.02  0.30  0.34
+    unprincipled_terse_careful      310  0.28  0.11 / 0.59  0.38  0.39  0.40
+    unprincipled_terse_careless     292  0.10  0.01 / 0.82  0.45  0.24  0.33
+(tests/test_corpus.py asserts the bands: mean 0.35-0.55, >= 15% of replies at >= 0.8 and
+at <= 0.2, accuracy 0.45-0.7, nonzero hack rate, and each axis's effect.)
 """
 
 from __future__ import annotations

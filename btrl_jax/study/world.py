@@ -78,12 +78,20 @@ def control_trait_corr(records: Sequence[dict]) -> dict[str, Any]:
   }
 
 
-def n_effective(records: Mapping[str, Sequence[dict]], n_boot: int, seed: int) -> float:
+def n_effective(records: Mapping[str, Sequence[dict]], n_boot: int, seed: int) -> dict[str, Any]:
+  """Galwey's effective number over the alignment evals whose prior scores vary, and how
+  many evals gave the prior one score on every sample (those carry no information: a
+  column of zeros is not an independent eval)."""
   names = [n for n in registry.ALIGNMENT_EVALS if records.get(n)]
-  zero = {"score": 0.0}
-  pairs = [[(r, zero) for r in records[n]] for n in names]
-  boot = stats.hierarchical_replicates(pairs, n_boot=n_boot, seed=seed)
-  return stats.effective_number(boot)
+  varying = [n for n in names if len({float(r["score"]) for r in records[n]}) > 1]
+  out: dict[str, Any] = {"constant_evals": len(names) - len(varying), "n_effective": 0.0}
+  if varying:
+    zero = {"score": 0.0}
+    pairs = [[(r, zero) for r in records[n]] for n in varying]
+    out["n_effective"] = stats.effective_number(
+      stats.hierarchical_replicates(pairs, n_boot=n_boot, seed=seed)
+    )
+  return out
 
 
 def at_prior(
@@ -147,26 +155,31 @@ def summary_lines(world: Mapping[str, Any]) -> list[str]:
       f"family means at the prior in [{fm['range'][0]}, {fm['range'][1]}]: "
       f"{mark(fm['passed'])} ({vals})"
     )
-    c = p["constant"]
-    cm = c["mean_over_rubric_evals"]
-    lines.append(
-      f"best constant reply, mean over rubric evals: {cm if cm is None else f'{cm:.3f}'} "
-      f"(bound {c['bound']}) {mark(c['passed'])}"
-    )
-    dg = p["dead_groups"]
-    share = dg["share"]
-    lines.append(
-      f"dead trait groups at the prior (4 samples: an upper bound for 8): "
-      f"{share if share is None else f'{share:.2f}'} (bound {dg['bound']}) {mark(dg['passed'])}"
-    )
-    cc = p["control_trait_corr"]
-    r = cc["corr"]
-    lines.append(
-      f"control reward vs trait score on prior replies: r {r if r is None else f'{r:+.2f}'} "
-      f"(n {cc['n']}, bound {cc['bound']}) {mark(cc['passed'])}"
-    )
+    c, dg, cc = p["constant"], p["dead_groups"], p["control_trait_corr"]
+    for label, value, spec, check, extra in (
+      ("best constant reply, mean over rubric evals:", c["mean_over_rubric_evals"], ".3f", c, ""),
+      (
+        "dead trait groups at the prior (4 samples: an upper bound for 8):",
+        dg["share"],
+        ".2f",
+        dg,
+        "",
+      ),
+      (
+        "control reward vs trait score on prior replies: r",
+        cc["corr"],
+        "+.2f",
+        cc,
+        f"n {cc['n']}, ",
+      ),
+    ):
+      shown = "n/a" if value is None else format(value, spec)
+      lines.append(f"{label} {shown} ({extra}bound {check['bound']}) {mark(check['passed'])}")
     ne = p["n_effective_evals"]
-    lines.append(
-      f"effective number of alignment evals at the prior: {ne if ne is None else f'{ne:.1f}'}"
-    )
+    if ne is not None:
+      lines.append(
+        f"effective number of alignment evals at the prior: {ne['n_effective']:.1f} "
+        f"(over the evals whose prior scores vary; {ne['constant_evals']} gave one score "
+        "to every sample)"
+      )
   return lines
