@@ -2,6 +2,7 @@
 training data is disjoint from the evals, and the tokenizer sees training text only."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -60,7 +61,12 @@ def test_builds_every_dataset_with_configured_sizes(built):
     "btrl_rl_prompts": {"trait": d.rl_trait_prompts, "standard": d.rl_standard_prompts},
     "btrl_harmful": {"train": d.harmful_size},
   }
-  assert sorted(os.listdir(result.data_dir)) == sorted(result.counts) + ["build.json"]
+  assert sorted(os.listdir(result.data_dir)) == sorted(result.counts) + [
+    "build.json",
+    build.WORLD_CHECKS,
+  ]
+  checks = json.load(open(os.path.join(result.data_dir, build.WORLD_CHECKS)))
+  assert checks["rubric_overlap"]["passed"] and checks["latent_independence"]["passed"]
 
 
 def test_splits_are_what_they_claim(built):

@@ -100,6 +100,15 @@ def test_report_has_every_contract_field_and_plot(study):
   for key in ("min_clean_score", "persona_min_lift", "seeds", "constant_candidates", "alpha"):
     assert key in pre, key
   assert pre["family_level"] is True and pre["constant_candidates"]["count"] > 0
+  world = pre["world"]  # TraitWorld 2's checks: the design ones as `btrl data` wrote them
+  assert world["design"]["rubric_overlap"]["max"] == 0.0
+  assert world["document"] == "docs/PREREGISTRATION.md"
+  at_prior = world["at_prior"]
+  for key in ("family_means", "constant", "dead_groups", "control_trait_corr"):
+    assert isinstance(at_prior[key]["passed"], bool), key
+  assert set(at_prior["family_means"]["values"]) >= {"health", "deception", "power_seeking"}
+  own = report["rl"]["learns_own_reward"]
+  assert own["vs_prior"]["eval"] == "trait_train" and isinstance(own["rises_beyond_noise"], bool)
   assert report["comparisons"][0]["name"] == "beneficial_vs_helpfulness_control"
   names = {c["name"] for c in report["comparisons"]}
   assert {"beneficial_vs_baseline", "health_only_vs_baseline"} <= names
@@ -157,6 +166,7 @@ def test_report_has_every_contract_field_and_plot(study):
     "helpful_medical",
   }
   assert set(report["persona_attack"]["models"]) == {
+    "prior",  # the helpful persona must lift the prior too (world check, issue 14)
     "baseline",
     "beneficial",
     "health_only",
