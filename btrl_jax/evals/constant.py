@@ -13,11 +13,15 @@ The candidates (TraitWorld supplies them): every phrasing of every move of
 data/moves.py (slots filled with neutral words; detection never reads slot text), and
 the concatenation of one phrasing of every *positive* move (a move some rubric item with
 positive points asks for: rubric.py) cut at the generation length, the cue-stacking reply
-a judge-free grader is most exposed to; then `eval.constant_replies` (for outside suites).
+a judge-free grader is most exposed to; every construct key phrasing naming a real
+eval-pool person (`named_candidates`: TraitWorld 2's evals credit a key move only with the
+prompt's person named, so the best a fixed reply can do is name one person); then
+`eval.constant_replies` (for outside suites).
 
-Scores come from `evaluator.eval_score`, the evaluator's own scorer. A rubric example's
-grade depends on its rubric and the reply alone, so examples sharing a rubric (one per
-template) are graded once per reply; task examples (verifiers) are graded one by one.
+Scores come from `evaluator.eval_score`, the evaluator's own scorer (for rubric evals, the
+rubric grader with each reply's moves detected once: `rubric.parse`). A rubric example's
+grade depends on its rubric and the reply alone, so examples sharing a rubric are graded
+once per reply; task examples (verifiers) are graded one by one.
 `btrl eval --reply-file=F` is `score_constant` on the lines of F.
 """
 
