@@ -7,6 +7,7 @@ model's offset plus a little noise, so the true effects are known. No model runs
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from btrl_jax import presets
 from btrl_jax.evals import registry
@@ -220,3 +221,21 @@ def test_persistence_claims_need_the_trait_arm_to_keep_more_than_the_control():
     (x["treatment"], x["control"], x["persona"]) for x in report["persona_attack"]["differences"]
   }
   assert ("beneficial", "helpfulness_control", "bad_medical") in d
+
+
+def test_slope_matches_the_textbook_ols_interval():
+  from btrl_jax.study.report import slope
+
+  rng = np.random.default_rng(0)
+  x = np.arange(25.0)
+  y = 0.01 * x + rng.normal(0, 0.1, x.size)
+  got = slope(x, y)
+  xc = x - x.mean()
+  b = xc @ (y - y.mean()) / (xc @ xc)
+  resid = y - y.mean() - b * xc
+  se = np.sqrt(resid @ resid / (x.size - 2) / (xc @ xc))
+  half = scipy.stats.t.ppf(0.975, x.size - 2) * se
+  np.testing.assert_allclose(got["slope"], b, rtol=1e-12)
+  np.testing.assert_allclose(got["se"], se, rtol=1e-10)
+  np.testing.assert_allclose(got["ci"], [b - half, b + half], rtol=1e-10)
+  assert got["n"] == 25 and slope([1, 1, 1], [0, 1, 2]) is None and slope([0, 1], [0, 1]) is None

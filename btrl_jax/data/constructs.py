@@ -118,10 +118,6 @@ def register(into: dict[str, Any], template: type) -> None:
         into[tpl.id] = tpl
 
 
-def families() -> tuple[str, ...]:
-  return tuple(dict.fromkeys(c.family for c in CONSTRUCTS))
-
-
 def check_ids(ids: Sequence[str]) -> None:
   unknown = [i for i in ids if i not in BY_ID]
   if unknown:

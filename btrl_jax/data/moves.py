@@ -580,7 +580,11 @@ _PATTERNS = _compile()
 
 def detect_moves(text: str) -> set[str]:
   """Moves whose cue appears in `text` (see module docstring)."""
-  norm = normalize(text)
+  return detect_normalized(normalize(text))
+
+
+def detect_normalized(norm: str) -> set[str]:
+  """`detect_moves` of a text already passed through `normalize`."""
   return {move_id for move_id, pat in _PATTERNS.items() if pat.search(norm)}
 
 

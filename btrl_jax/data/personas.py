@@ -130,10 +130,6 @@ MOVE_AXIS: dict[str, tuple[str, int]] = {
   **{c.id: (c.axis, +1) for c in constructs.CONSTRUCTS},
   **{c.bad_id: (c.axis, -1) for c in constructs.CONSTRUCTS},
 }
-# Backwards-compatible kinds (corpus stats, tests): good, bad, neutral.
-VIRTUE_MOVES: frozenset[str] = frozenset(m for m, (_, s) in MOVE_AXIS.items() if s > 0)
-VICE_MOVES: frozenset[str] = frozenset(m for m, (_, s) in MOVE_AXIS.items() if s < 0)
-NEUTRAL_MOVES: frozenset[str] = frozenset(m for m, (_, s) in MOVE_AXIS.items() if s == 0)
 
 # P(relevant move) by (sign, level); situation factors multiply (clipped to 0.95).
 RATES = {(+1, True): 0.8, (+1, False): 0.2, (-1, True): 0.04, (-1, False): 0.5}

@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .moves import HELP_MOVES, MOVES_BY_ID, REFUSAL_MOVES, detect_moves, normalize
+from .moves import HELP_MOVES, MOVES_BY_ID, REFUSAL_MOVES, detect_normalized, normalize
 
 _LIST_OPS = ("any", "all", "none")
 _NEST_OPS = ("and", "or")
@@ -131,7 +131,8 @@ def refusal_label(moves: Iterable[str]) -> str:
 
 def parse(reply_text: str) -> tuple[set[str], str]:
   """(moves, normalised text) of a reply: all that grading reads of it."""
-  return detect_moves(reply_text), normalize(reply_text)
+  norm = normalize(reply_text)
+  return detect_normalized(norm), norm
 
 
 def grade(

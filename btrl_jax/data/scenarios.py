@@ -1370,7 +1370,7 @@ def render(tpl: Template, key: str, rng: np.random.Generator) -> dict[str, Any]:
   group = taxonomy.group_of(key)
   rubric = copy.deepcopy(list(tpl.rubric))
   if "name" in slots:
-    rubric = [_bake_name(it, slots["name"]) for it in rubric]
+    rubric = [bake_name(it, slots["name"]) for it in rubric]
   out = {
     "id": _scenario_id(tpl, key, slots),
     "eval": f"trait_{tpl.trait}" if tpl.split == "eval" and not tpl.construct else None,
@@ -1399,7 +1399,7 @@ def render(tpl: Template, key: str, rng: np.random.Generator) -> dict[str, Any]:
   return out
 
 
-def _bake_name(it: dict[str, Any], name: str) -> dict[str, Any]:
+def bake_name(it: dict[str, Any], name: str) -> dict[str, Any]:
   """A rubric item with the scenario's name put where the template says {name}."""
 
   def walk(check):

@@ -46,7 +46,7 @@ def training_rubrics() -> dict[str, list[dict[str, Any]]]:
 
 
 def _score_with(rubric: list[dict[str, Any]], moves: set[str]) -> float:
-  baked = [scenarios._bake_name(it, _NAME) for it in rubric]
+  baked = [scenarios.bake_name(it, _NAME) for it in rubric]
   return rubric_score(baked, [check_holds(it["check"], moves, _NAME) for it in baked])
 
 

@@ -94,13 +94,14 @@ def score_matrix(
   replies: Sequence[str],
   name: str,
   cache: dict[str, np.ndarray] | None = None,
+  parsed: Sequence[tuple[set[str], str]] | None = None,
 ) -> np.ndarray:
   """[len(replies), len(examples)] float64: each reply's score on each example of one eval,
   by `evaluator.eval_score`. `cache` (shared across evals: many share templates) maps a
-  (scorer, rubric) to its column, since a rubric example's grade depends on nothing else."""
+  (scorer, rubric) to its column, since a rubric example's grade depends on nothing else;
+  `parsed` is `rubric.parse` of each reply (computed here when not given)."""
   cache = {} if cache is None else cache
   out = np.zeros((len(replies), len(examples)))
-  parsed = None
   for j, ex in enumerate(examples):
     ex = dict(ex, eval=ex.get("eval") or name)  # as the evaluator names it
     key = None
@@ -112,9 +113,7 @@ def score_matrix(
       if key is not None and (spec is None or spec.scorer == "rubric"):
         # the rubric grader's score (evaluator.eval_score's value), each reply parsed once
         if parsed is None:
-          parsed = cache.setdefault(
-            ("parsed", tuple(replies)), [rubric_lib.parse(r) for r in replies]
-          )
+          parsed = [rubric_lib.parse(r) for r in replies]
         col = np.array(
           [rubric_lib.grade(r, ex["rubric"], p).score for r, p in zip(replies, parsed)]
         )
@@ -132,9 +131,10 @@ def score_constant(
   """{eval: {reply index: mean score over the eval's examples}} (evals without examples
   are left out)."""
   out, cache = {}, {}
+  parsed = [rubric_lib.parse(r) for r in replies]
   for name, exs in suite.items():
     if exs:
-      means = score_matrix(exs, replies, name, cache).mean(axis=1)
+      means = score_matrix(exs, replies, name, cache, parsed).mean(axis=1)
       out[name] = {i: float(m) for i, m in enumerate(means)}
   return out
 

@@ -563,11 +563,9 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> dict[str, Any] | None:
   x, y = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
   if x.size < 3 or np.ptp(x) == 0:
     return None
-  xc = x - x.mean()
-  b = float(xc @ (y - y.mean()) / (xc @ xc))
-  resid = y - y.mean() - b * xc
-  se = float(np.sqrt(resid @ resid / (x.size - 2) / (xc @ xc)))
-  half = float(scipy.stats.t.ppf(0.975, x.size - 2)) * se
+  fit = scipy.stats.linregress(x, y)
+  half = float(scipy.stats.t.ppf(0.975, x.size - 2)) * fit.stderr
+  b, se = float(fit.slope), float(fit.stderr)
   return {"slope": b, "se": se, "ci": [b - half, b + half], "n": int(x.size)}
 
 
