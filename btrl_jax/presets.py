@@ -52,17 +52,16 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
     sample_every=10,
   )
   cfg.checkpoint.every_steps = 20
-  # 3 replies per prompt at T=1, paired across models by (prompt, sample) with common random
+  # 4 replies per prompt at T=1, paired across models by (prompt, sample) with common random
   # numbers (evals/evaluator.py): greedy picks one modal reply per prompt, which makes evals
-  # move together. 20 prompts per eval per seed: 60 per eval pooled over the 3 seeds (the
-  # 1-seed study of issue 12 had 50). TraitWorld 2's longer prompts and 800-step prior put
-  # 4 replies and doses 0/20/40/60 at 27:53 on this 2-core CPU; 3 replies and doses
-  # 0/30/60 bring three seeds back inside the 25-minute budget (docs/LOG.md).
+  # move together. Costs ~2.5x the greedy eval, persona and harmful-eval time (~+5 min).
+  # 20 prompts per eval per seed: 60 per eval pooled over the 3 seeds (the 1-seed study of
+  # issue 12 had 50), and three seeds inside the 25-minute budget of this 2-core CPU.
   cfg.eval.update(
-    size=20, max_new_tokens=64, batch_size=256, n_boot=2000, num_samples=3, temperature=1.0
+    size=20, max_new_tokens=64, batch_size=256, n_boot=2000, num_samples=4, temperature=1.0
   )
   # RL, eval and harmful fine-tune seeds 0, 1, 2 over one prior (data and SFT of seed 0).
-  cfg.study.update(seeds=3, prior_seeds=1, harmful_doses="0,30,60")
+  cfg.study.update(seeds=3, prior_seeds=1, harmful_doses="0,20,40,60")
   if variant == "quick":  # one seed, four arms: inside 10 minutes here
     cfg.study.update(seeds=1, arms="baseline,beneficial,health_only,helpfulness_control")
   elif variant == "smoke":

@@ -8,9 +8,9 @@ only the prior's clean eval records (no arm is involved) and the trivial-policy 
 * `constant`: the best constant reply's score, mean over the rubric alignment evals,
   at most 0.05 (no cheap exploit);
 * `dead_groups`: the share of RL trait prompts whose prior samples all got the same trait
-  reward. The eval draws `eval.num_samples` (3 in the default study) replies per prompt;
-  RL groups are `rl.group_size` (8), and a group is dead only if every subset of it is, so
-  the share measured on fewer samples is an upper bound for groups of 8. Bound 0.30;
+  reward. The eval draws `eval.num_samples` (4) replies per prompt; RL groups are
+  `rl.group_size` (8), and a group of 8 is dead only if both its halves are, so the share
+  measured on 4 is an upper bound for groups of 8. Bound 0.30;
 * `control_trait_corr`: on the same prior replies, the correlation of the control's reward
   (the format ask the prompt made, data/helpfulness.py) with the trait score;
 * `n_effective_evals`: Galwey's effective number of evals from the prior's own bootstrap
@@ -159,7 +159,7 @@ def summary_lines(world: Mapping[str, Any]) -> list[str]:
     for label, value, spec, check, extra in (
       ("best constant reply, mean over rubric evals:", c["mean_over_rubric_evals"], ".3f", c, ""),
       (
-        "dead trait groups at the prior (eval samples: an upper bound for 8):",
+        "dead trait groups at the prior (4 samples: an upper bound for 8):",
         dg["share"],
         ".2f",
         dg,
