@@ -1,10 +1,14 @@
 """`btrl bench`: speed on the fixed workloads of BENCHMARKS.md, printed as one JSON line.
 
-W1: Llama-style float32 decoder (vocab 2048, width 256, 4 layers, 4 heads, 2 kv
+W1 (`--workload=W1`, the default): Llama-style float32 decoder (vocab 2048, width 256, 4 layers, 4 heads, 2 kv
 heads of dim 64, SwiGLU 1024, untied; 4.98M parameters), random init seed 0;
 8 prompts of 64 tokens, 8 samples each (64 sequences), 64 new tokens, EOS never
 sampled. Figures are medians over `repeats` timed calls after one warm-up call
 (whose time, minus a steady-state call, is reported as compile time).
+
+W2 (`btrl bench sample --workload=W2`): SmolLM2-135M-Instruct (the named offline model,
+float32 from its Q4_1 GGUF), 8 chat prompts through its chat template, 8 samples each,
+exactly 64 new tokens (EOS never sampled); the load time from the GGUF file is reported.
 
 `grpo`: one GRPO step on W1 (KL 0.04, clip 0.2): rollout (the sampler), reference
 log-probs (one jitted forward of the frozen model) and one AdamW update over all 64
@@ -53,29 +57,66 @@ def _time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 W1_MESH = dict(data=-1, fsdp=1, tensor=1)
 
 
-def bench_sample(repeats: int = 5) -> dict:
-  """Generated tokens/s on W1 at temperature 1.0 and greedy."""
-  cfg = config_lib.model_config()
-  model = build(cfg, seed=0)
-  graphdef, params = nnx.split(model)
+W2_PROMPTS = (
+  "Give me one tip for sleeping better.",
+  "What is the capital of Australia?",
+  "Write a haiku about autumn rain.",
+  "Explain what a prime number is to a child.",
+  "How do I boil an egg?",
+  "Name three uses for a paperclip.",
+  "Why is the sky blue?",
+  "Suggest a name for a friendly robot.",
+)
+
+
+def _w2_model(mesh) -> tuple[object, float]:
+  """SmolLM2-135M-Instruct (the named offline model) on `mesh`, and its load seconds."""
+  from btrl_jax import checkpoints
+  from btrl_jax.checkpoints import named
+
+  named.fetch("smollm2-135m-instruct")  # downloaded once and cached: not load time
+  t0 = time.perf_counter()
+  imported = checkpoints.load("smollm2-135m-instruct", mesh)
+  jax.block_until_ready(imported.params)
+  return imported, time.perf_counter() - t0
+
+
+def bench_sample(repeats: int = 5, workload: str = "W1") -> dict:
+  """Generated tokens/s at temperature 1.0 and greedy, EOS never sampled.
+
+  W1: the 5M Llama-style decoder of random init, 8 random prompts of 64 tokens.
+  W2: SmolLM2-135M-Instruct from its GGUF, 8 chat prompts (`W2_PROMPTS`) through its chat
+  template; also the load time from the GGUF file.
+  """
+  if workload not in ("W1", "W2"):
+    raise ValueError(f"unknown workload {workload!r} (have: W1, W2)")
   mesh = parallel.make_mesh(W1_MESH)
-  params = parallel.put(params, parallel.state_shardings(params, mesh))
+  result: dict = {"bench": "sample", "workload": workload, "mesh": dict(mesh.shape)}
+  if workload == "W1":
+    cfg = config_lib.model_config()
+    model = build(cfg, seed=0)
+    graphdef, params = nnx.split(model)
+    params = parallel.put(params, parallel.state_shardings(params, mesh))
+    rng = np.random.default_rng(0)
+    prompts = [
+      list(rng.integers(4, cfg.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
+    ]
+    n_params = param_count(model)
+  else:
+    imported, load_s = _w2_model(mesh)
+    graphdef, params, tok = imported.graphdef, imported.params, imported.tokenizer
+    prompts = [tok.encode_prompt([{"role": "user", "content": p}]).tolist() for p in W2_PROMPTS]
+    n_params = int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
+    result.update(load_s=round(load_s, 2), prompt_tokens=[len(p) for p in prompts])
   sampler = Sampler(graphdef, eos_id=-1, mesh=mesh)  # an id no token has: EOS never sampled
-  rng = np.random.default_rng(0)
-  prompts = [
-    list(rng.integers(4, cfg.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
-  ]
   n_tokens = W1["prompts"] * W1["group_size"] * W1["new_tokens"]
-  result = {
-    "bench": "sample",
-    "workload": "W1",
-    "params": param_count(model),
-    "sequences": W1["prompts"] * W1["group_size"],
-    "new_tokens": W1["new_tokens"],
-    "backend": jax.default_backend(),
-    "devices": jax.device_count(),
-    "mesh": dict(mesh.shape),
-  }
+  result.update(
+    params=n_params,
+    sequences=W1["prompts"] * W1["group_size"],
+    new_tokens=W1["new_tokens"],
+    backend=jax.default_backend(),
+    devices=jax.device_count(),
+  )
   keys = iter(jax.random.split(jax.random.key(0), repeats + 1))
   for name, temperature in (("t1", 1.0), ("greedy", 0.0)):
     sp = SamplingParams(temperature=temperature, max_new_tokens=W1["new_tokens"])

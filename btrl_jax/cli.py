@@ -54,6 +54,11 @@ COMMANDS = {
     ("checkpoint", "prompt", "config"),
     "optional: its sample.* and seed replace the checkpoint's own",
   ),
+  "export": Command(
+    "write a checkpoint (a run's, or hf: / gguf: / named) as a Hugging Face model directory",
+    ("checkpoint", "out"),
+    "none",
+  ),
   "study": Command(
     "the whole study: data, prior, arms, evals, persistence tests, report (resumable)",
     ("config", "workdir"),
@@ -61,7 +66,7 @@ COMMANDS = {
   ),
   "bench": Command(
     "time the sampler or one RL step, or plan memory per device: `btrl bench NAME`",
-    ("repeats", "config"),
+    ("repeats", "config", "workload"),
     "optional, `bench memory` only: adds a row for its model on its mesh",
   ),
 }
@@ -71,16 +76,27 @@ _CONFIG = config_flags.DEFINE_config_file(
   "config", None, "Config file (path[:arg]).", lock_config=True
 )
 flags.DEFINE_string("workdir", None, "Run directory (checkpoints, metrics, tokenizer).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint directory (a run's, or one step's).")
+flags.DEFINE_string(
+  "checkpoint",
+  None,
+  "Checkpoint: a run's directory (or one step's), hf:DIR, gguf:FILE or a named offline model "
+  "(smollm2-135m-instruct).",
+)
 flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
+flags.DEFINE_enum("workload", "W1", ["W1", "W2"], "`btrl bench sample`: BENCHMARKS.md's workload.")
 flags.DEFINE_string(
   "evals",
   None,
   "`btrl eval`: eval names (comma list, group:/family:/tag: "
   "selectors, `all`) or a JSONL eval file; default config.eval.evals.",
 )
-flags.DEFINE_string("out", None, "`btrl eval`: write every sample to this JSONL file.")
+flags.DEFINE_string(
+  "out",
+  None,
+  "`btrl eval`: write every sample to this JSONL file; `btrl export`: the new Hugging Face "
+  "model directory.",
+)
 flags.DEFINE_bool("list", False, "`btrl eval --list`: print the eval registry and exit.")
 flags.DEFINE_bool(
   "watch",
@@ -382,6 +398,18 @@ def cmd_sample(args: list[str]) -> None:
     print(r)
 
 
+def cmd_export(args: list[str]) -> None:
+  from btrl_jax.checkpoints import export
+  from btrl_jax.policy import load_policy
+
+  path, out = _require("checkpoint"), _require("out")
+  if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+    raise UsageError(f"--out={out} exists and is not an empty directory")
+  policy = load_policy(path)
+  where = export.export(policy.cfg.model, policy.params, policy.tokenizer, out)
+  print(f"export: {where} ({export.model_type(policy.cfg.model)}, step {policy.step})")
+
+
 def cmd_bench(args: list[str]) -> None:
   from btrl_jax.bench import BENCHES
 
@@ -394,7 +422,8 @@ def cmd_bench(args: list[str]) -> None:
     print(json.dumps(result))
     print(capacity.format_table(result["rows"]), file=sys.stderr)
     return
-  print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats)))
+  kwargs = {"workload": FLAGS.workload} if args[2] == "sample" else {}
+  print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats, **kwargs)))
 
 
 def _distributed_section() -> dict | None:

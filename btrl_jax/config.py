@@ -170,6 +170,16 @@ SCHEMA: dict[str, Any] = {
     "qk_norm": Spec(bool),
     "qkv_bias": Spec(bool),
     "rope_theta": _float(1.0),
+    "rope_scaling": Spec(str, choices=("", "linear", "llama3")),
+    "rope_factor": _float(1.0),
+    "rope_low_freq_factor": _float(0.0),
+    "rope_high_freq_factor": _float(0.0),
+    "rope_original_max_position": _int(0),
+    "rope_local_theta": _float(0.0),
+    "sliding_window": _int(0),
+    "sliding_pattern": _int(1),
+    "query_scale": _float(0.0),
+    "checkpoint": Spec(str),
     "tie_embeddings": Spec(bool),
     "embed_scale": Spec(bool),
     "final_logit_softcap": _float(0.0),
@@ -323,6 +333,18 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
       qk_norm=False,
       qkv_bias=False,
       rope_theta=10000.0,
+      rope_scaling="",  # "" | "linear" | "llama3" (with the rope_* factors below)
+      rope_factor=1.0,
+      rope_low_freq_factor=1.0,
+      rope_high_freq_factor=4.0,
+      rope_original_max_position=8192,
+      rope_local_theta=0.0,  # > 0: sliding-window layers' own RoPE base (Gemma 3)
+      sliding_window=0,  # > 0: local layers attend to this many last positions
+      sliding_pattern=1,  # every n-th layer is global (Gemma 2: 2, Gemma 3: 6)
+      query_scale=0.0,  # > 0: scores scaled by query_scale ** -0.5, not head_dim ** -0.5
+      # "" = the embedded model; else a checkpoint reference: hf:DIR, gguf:FILE or a named
+      # offline model (btrl_jax/checkpoints): its weights, shapes and tokenizer
+      checkpoint="",
       tie_embeddings=False,
       embed_scale=False,
       final_logit_softcap=0.0,

@@ -19,7 +19,7 @@ import jax
 import ml_collections
 from flax import nnx
 
-from btrl_jax import parallel
+from btrl_jax import checkpoints, config, parallel
 from btrl_jax.checkpoint import Checkpointer, restore_target
 from btrl_jax.sampling import Sampler, SamplingParams
 from btrl_jax.tokenizer import Tokenizer
@@ -39,7 +39,7 @@ class Policy:
     if self.mesh is not None:
       self.params = parallel.put(self.params, parallel.state_shardings(self.params, self.mesh))
     self.sampler = Sampler(
-      self.graphdef, eos_id=self.tokenizer.end_id, pad_id=self.tokenizer.pad_id, mesh=self.mesh
+      self.graphdef, eos_id=self.tokenizer.stop_ids, pad_id=self.tokenizer.pad_id, mesh=self.mesh
     )
 
   def model(self) -> nnx.Module:
@@ -96,12 +96,23 @@ def split_checkpoint_path(path: str) -> tuple[str, int | None]:
 def load_policy(path: str, mesh=None) -> Policy:
   """Restores the params of an SFT or RL checkpoint (the optimizer state is read, then dropped)
   onto `mesh` (default: FSDP over all devices, whatever mesh wrote it), sharded by
-  parallel's rules; the policy samples with batches split over the mesh."""
-  directory, step = split_checkpoint_path(path)
+  parallel's rules; the policy samples with batches split over the mesh.
+
+  `path` may also be a real checkpoint reference (hf:DIR, gguf:FILE or a named offline
+  model, btrl_jax/checkpoints): the model is imported at step 0 with its own tokenizer
+  and chat template, under the base config (its `model` section from the checkpoint)."""
   mesh = mesh if mesh is not None else parallel.make_mesh(dict(data=1, fsdp=-1, tensor=1))
+  if checkpoints.is_reference(path):
+    imported = checkpoints.load(path, mesh)
+    cfg = config.base_config()
+    cfg.model = imported.model
+    return Policy(cfg, imported.tokenizer, imported.graphdef, imported.params, 0, mesh)
+  directory, step = split_checkpoint_path(path)
   with Checkpointer(directory, async_save=False) as ckpt:
     meta = ckpt.restore_meta(step)
     cfg = ml_collections.ConfigDict(meta["config"])
+    # Model options added since the checkpoint was written take their (off) defaults.
+    cfg.model = config.model_config(**cfg.model.to_dict())
     graphdef, tree = abstract_state(cfg, meta.get("kind", "sft"))
     # Every leaf read straight into this mesh's sharding, so a checkpoint written by any
     # number of processes on any mesh loads here (without shardings in the target, Orbax

@@ -181,9 +181,18 @@ class Sampler:
   """
 
   def __init__(
-    self, graphdef: nnx.GraphDef, *, eos_id: int, pad_id: int = 0, mesh=None, segment: int = 16
+    self,
+    graphdef: nnx.GraphDef,
+    *,
+    eos_id: int | Sequence[int],
+    pad_id: int = 0,
+    mesh=None,
+    segment: int = 16,
   ):
-    self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, eos_id, pad_id, mesh
+    # eos_id: one id or every end-of-turn id (a real model's stop list, e.g. Llama 3's
+    # <|eot_id|> and <|end_of_text|>); a row stops at the first of them.
+    self.stop_ids = tuple(int(i) for i in np.atleast_1d(eos_id))
+    self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, self.stop_ids[0], pad_id, mesh
     self.segment = segment
     self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
     self.compactions = 0  # batches shrunk so far (for tests and benchmarks)
@@ -191,6 +200,11 @@ class Sampler:
     self._start = jax.jit(self._start_impl, static_argnames=("group_size", "buffer_len") + options)
     self._decode = jax.jit(self._decode_impl, static_argnames=options, donate_argnums=(1,))
     self._compact = jax.jit(self._compact_impl)
+
+  def _is_stop(self, tok: jax.Array) -> jax.Array:
+    if len(self.stop_ids) == 1:
+      return tok == self.stop_ids[0]
+    return jnp.isin(tok, jnp.asarray(self.stop_ids, jnp.int32))
 
   def _start_impl(
     self,
@@ -238,7 +252,7 @@ class Sampler:
       kv_valid=kv_valid,
       tokens=jnp.full((b, buffer_len), self.pad_id, jnp.int32).at[:, 0].set(tok),
       logps=jnp.zeros((b, buffer_len), jnp.float32).at[:, 0].set(logp),
-      done=tok == self.eos_id,
+      done=self._is_stop(tok),
       lengths=jnp.ones((b,), jnp.int32),
       last_pos=last_pos,
       noise=noise,
@@ -281,7 +295,7 @@ class Sampler:
         tokens=jax.lax.dynamic_update_slice(st["tokens"], tok[:, None], (0, i)),
         logps=jax.lax.dynamic_update_slice(st["logps"], logp[:, None], (0, i)),
         lengths=st["lengths"] + (~done).astype(jnp.int32),
-        done=done | (tok == self.eos_id),
+        done=done | self._is_stop(tok),
       )
 
     return jax.lax.while_loop(cond, body, state)

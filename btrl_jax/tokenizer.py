@@ -163,6 +163,11 @@ class Tokenizer:
     """Id of ``<|end|>``: closes each turn; the sampler's stop token."""
     return self._marker_ids[END_TOKEN]
 
+  @property
+  def stop_ids(self) -> tuple[int, ...]:
+    """Every id the sampler stops on (one interface with real models' ChatTokenizer)."""
+    return (self.end_id,)
+
   def role_id(self, role: str) -> int:
     if role not in ROLE_TOKENS:
       raise ValueError(f"unknown role {role!r}; expected one of {list(ROLE_TOKENS)}")

@@ -14,6 +14,7 @@ HEAVY_FIRST = (
   "test_sft.py",
   "test_bench.py",
   "test_parallel.py",
+  "test_checkpoints.py",
 )
 
 

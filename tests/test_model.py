@@ -23,6 +23,40 @@ VARIANTS = {
     tie_embeddings=True,
   ),
   "qwen_like": dict(qkv_bias=True, rope_theta=1e6, qk_norm=True),
+  # Gemma 2: layer 0 local (window 3), layer 1 global, query_pre_attn_scalar != head_dim.
+  "gemma2_windows": dict(
+    norm_plus_one=True,
+    post_norm=True,
+    embed_scale=True,
+    activation="geglu",
+    attn_logit_softcap=3.0,
+    final_logit_softcap=5.0,
+    sliding_window=3,
+    sliding_pattern=2,
+    query_scale=12.0,
+    tie_embeddings=True,
+  ),
+  # Gemma 3: local layers with their own RoPE base, global ones with linear scaling.
+  "gemma3_windows": dict(
+    layers=3,
+    norm_plus_one=True,
+    post_norm=True,
+    qk_norm=True,
+    sliding_window=4,
+    sliding_pattern=3,
+    rope_theta=1e6,
+    rope_local_theta=1e4,
+    rope_scaling="linear",
+    rope_factor=4.0,
+  ),
+  "llama3_rope_scaling": dict(
+    rope_theta=5e5,
+    rope_scaling="llama3",
+    rope_factor=8.0,
+    rope_low_freq_factor=1.0,
+    rope_high_freq_factor=4.0,
+    rope_original_max_position=16,
+  ),
 }
 
 
@@ -98,9 +132,32 @@ def _np_forward(model, cfg, tokens):
     y = x / np.sqrt((x * x).mean(-1, keepdims=True) + cfg.norm_eps)
     return y * ((1.0 + scale) if cfg.norm_plus_one else scale)
 
-  def rope(x, pos):  # x: [T, H, D]
+  def inv_freq(d, theta, scaled):
+    inv = theta ** (-np.arange(0, d, 2) / d)
+    if not scaled or not cfg.rope_scaling:
+      return inv
+    if cfg.rope_scaling == "linear":
+      return inv / cfg.rope_factor
+    out = []  # llama3, one frequency at a time (Meta's reference loop)
+    low_wl = cfg.rope_original_max_position / cfg.rope_low_freq_factor
+    high_wl = cfg.rope_original_max_position / cfg.rope_high_freq_factor
+    for f in inv:
+      wl = 2 * np.pi / f
+      if wl < high_wl:
+        out.append(f)
+      elif wl > low_wl:
+        out.append(f / cfg.rope_factor)
+      else:
+        sm = (cfg.rope_original_max_position / wl - cfg.rope_low_freq_factor) / (
+          cfg.rope_high_freq_factor - cfg.rope_low_freq_factor
+        )
+        out.append((1 - sm) * f / cfg.rope_factor + sm * f)
+    return np.asarray(out)
+
+  def rope(x, pos, local=False):  # x: [T, H, D]
     d = x.shape[-1]
-    inv = cfg.rope_theta ** (-np.arange(0, d, 2) / d)
+    theta = cfg.rope_local_theta if local and cfg.rope_local_theta else cfg.rope_theta
+    inv = inv_freq(d, theta, scaled=not (local and cfg.rope_local_theta))
     ang = pos[:, None, None] * inv
     x1, x2 = x[..., : d // 2], x[..., d // 2 :]
     return np.concatenate(
@@ -126,11 +183,17 @@ def _np_forward(model, cfg, tokens):
     k, v = qkv[:, :, g], qkv[:, :, g + 1]
     if cfg.qk_norm:
       q, k = norm(q, a["q_norm"]["scale"]), norm(k, a["k_norm"]["scale"])
-    q, k = rope(q, pos), rope(k, pos)
+    every = cfg.sliding_pattern
+    local = cfg.sliding_window > 0 and (every <= 1 or (i + 1) % every != 0)
+    q, k = rope(q, pos, local), rope(k, pos, local)
     rep = cfg.heads // cfg.kv_heads
     k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
-    s = cap(np.einsum("thd,shd->hts", q, k) / np.sqrt(cfg.head_dim), cfg.attn_logit_softcap)
-    s = np.where(np.tril(np.ones((t, t), bool)), s, -np.inf)
+    scale = 1 / np.sqrt(cfg.query_scale or cfg.head_dim)
+    s = cap(np.einsum("thd,shd->hts", q, k) * scale, cfg.attn_logit_softcap)
+    allowed = np.tril(np.ones((t, t), bool))
+    if local:  # query i sees keys i - window + 1 .. i
+      allowed &= np.arange(t)[:, None] - np.arange(t)[None, :] < cfg.sliding_window
+    s = np.where(allowed, s, -np.inf)
     w = np.exp(s - s.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
     o = np.einsum("hts,shd,hde->te", w, v, a["o"])

@@ -1,11 +1,12 @@
 """Decoder-only transformer in Flax NNX (Llama / Qwen / Gemma family options).
 
-One module covers the checkpoints later issues import: grouped-query attention
+One module covers the checkpoints btrl_jax/checkpoints imports: grouped-query attention
 (MQA when kv_heads == 1), SwiGLU or GeGLU MLPs, RMSNorm with Gemma's `1 + scale`
-option, RoPE with a configurable theta, tied or untied embeddings, optional
-qk-norm (Qwen 3, Gemma 3), q/k/v biases (Qwen 2.5), sandwich norms and
-sqrt(width) embedding scaling (Gemma), and final / attention logit soft-caps
-(Gemma 2).
+option, RoPE with a configurable theta and llama3 / linear scaling, tied or untied
+embeddings, optional qk-norm (Qwen 3, Gemma 3), q/k/v biases (Qwen 2.5), sandwich norms
+and sqrt(width) embedding scaling (Gemma), final / attention logit soft-caps and a
+query scale (Gemma 2's query_pre_attn_scalar), and sliding-window layers with their own
+RoPE base (Gemma 2 alternating, Gemma 3 five local to one global).
 
 The KV cache is an explicit pytree passed in and returned, not module state, so
 the same `__call__` serves training (no cache), prefill and one-token decode,
@@ -52,20 +53,76 @@ class RMSNorm(nnx.Module):
     return (y * (scale + 1.0 if self.plus_one else scale)).astype(x.dtype)
 
 
-def rope_tables(positions: Array, head_dim: int, theta: float) -> tuple[Array, Array]:
-  """positions: [B, T] -> (sin, cos), each [B, T, 1, 1, D] float32, laid out for `rope`.
-
-  Computed once per forward and shared by every layer and by q and k: the sin/cos
-  evaluations, not the rotation, dominated RoPE's cost at decode.
-  `sin` carries the rotate-half sign (-sin on the first half, +sin on the second).
-  """
+def rope_frequencies(head_dim: int, theta: float, scaling: tuple = ()) -> Array:
+  """Inverse frequencies [head_dim / 2] float32, with optional RoPE scaling:
+  ("linear", factor) divides every frequency by `factor` (Gemma 3's global layers);
+  ("llama3", factor, low_freq_factor, high_freq_factor, original_max_position) keeps
+  high frequencies, divides low ones by `factor` and blends in between (Llama 3.1+)."""
   half = head_dim // 2
   freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
+  if not scaling:
+    return freq
+  kind, factor = scaling[0], float(scaling[1])
+  if kind == "linear":
+    return freq / factor
+  if kind == "llama3":
+    low, high, original = (float(v) for v in scaling[2:5])
+    wavelen = 2 * jnp.pi / freq
+    smooth = (original / wavelen - low) / (high - low)
+    blended = (1 - smooth) * freq / factor + smooth * freq
+    out = jnp.where(wavelen > original / low, freq / factor, blended)
+    return jnp.where(wavelen < original / high, freq, out)
+  raise ValueError(f"unknown RoPE scaling {kind!r} (have: linear, llama3)")
+
+
+def rope_tables(
+  positions: Array, head_dim: int, theta: float, scaling: tuple = ()
+) -> tuple[Array, Array]:
+  """positions: [B, T] -> (sin, cos), each [B, T, 1, 1, D] float32, laid out for `rope`.
+
+  Computed once per forward and shared by every layer (of one RoPE base) and by q and k:
+  the sin/cos evaluations, not the rotation, dominated RoPE's cost at decode.
+  `sin` carries the rotate-half sign (-sin on the first half, +sin on the second).
+  """
+  freq = rope_frequencies(head_dim, theta, scaling)
   angle = positions.astype(jnp.float32)[..., None] * freq  # [B, T, half]
   sin, cos = jnp.sin(angle), jnp.cos(angle)
   sin = jnp.concatenate([-sin, sin], axis=-1)[:, :, None, None]
   cos = jnp.concatenate([cos, cos], axis=-1)[:, :, None, None]
   return sin, cos
+
+
+def rope_scaling(cfg: ml_collections.ConfigDict) -> tuple:
+  """The model config's RoPE scaling as `rope_frequencies` takes it (() for none)."""
+  kind = cfg.get("rope_scaling", "")
+  if not kind:
+    return ()
+  if kind == "linear":
+    return ("linear", cfg.rope_factor)
+  return (
+    "llama3",
+    cfg.rope_factor,
+    cfg.rope_low_freq_factor,
+    cfg.rope_high_freq_factor,
+    cfg.rope_original_max_position,
+  )
+
+
+def is_sliding(cfg: ml_collections.ConfigDict, layer: int) -> bool:
+  """Whether `layer` attends over a sliding window: every layer but each
+  `sliding_pattern`-th one (Gemma 2: 2, alternating from a local layer 0; Gemma 3: 6, five
+  local then one global); `sliding_pattern` 1 makes every layer local."""
+  window, every = cfg.get("sliding_window", 0), cfg.get("sliding_pattern", 1)
+  return window > 0 and (every <= 1 or (layer + 1) % every != 0)
+
+
+def window_mask(mask: Array, window: int) -> Array:
+  """mask [..., S] (causal, padding hidden) -> the same keeping only the last `window`
+  allowed keys of each query: a query's allowed keys are the positions 0..p in slot order,
+  so "within the window" is "at most `window` allowed keys from this slot on". Reads
+  only the mask, so training, prefill, decode and shared-prefix caches agree."""
+  from_here = jnp.flip(jnp.cumsum(jnp.flip(mask, -1).astype(jnp.int32), axis=-1), -1)
+  return mask & (from_here <= window)
 
 
 def rope(x: Array, sin: Array, cos: Array) -> Array:
@@ -185,8 +242,10 @@ class Attention(nnx.Module):
       cache = {**cache, "k": k, "v": v}
     q = q.transpose(0, 2, 3, 1, 4)  # [B, K, G, T, D]
 
+    scale = (cfg.get("query_scale", 0.0) or d) ** -0.5  # Gemma: query_pre_attn_scalar
+
     def masked_scores(scores, mask):
-      scores = softcap(scores.astype(jnp.float32) * d**-0.5, cfg.attn_logit_softcap)
+      scores = softcap(scores.astype(jnp.float32) * scale, cfg.attn_logit_softcap)
       return jnp.where(mask[:, None, None], scores, _NEG_INF)
 
     own_mask = mask[..., mask.shape[-1] - k.shape[-1] :]  # the row's own slots come last
@@ -313,7 +372,12 @@ class Transformer(nnx.Module):
     x = jnp.take(self.embed[...], tokens, axis=0).astype(dt)
     if self.cfg.embed_scale:
       x = x * jnp.asarray(self.cfg.width**0.5, dt)
-    rope_sc = rope_tables(positions, self.cfg.head_dim, self.cfg.rope_theta)
+    cfg = self.cfg
+    rope_sc = rope_tables(positions, cfg.head_dim, cfg.rope_theta, rope_scaling(cfg))
+    sliding = [is_sliding(cfg, i) for i in range(cfg.layers)]
+    local_theta = cfg.get("rope_local_theta", 0.0)
+    local_rope = rope_tables(positions, cfg.head_dim, local_theta) if local_theta else rope_sc
+    local_mask = window_mask(mask, cfg.sliding_window) if any(sliding) else mask
     new_cache = [] if cache is not None else None
     # model.remat: recompute each block's activations in the backward pass instead of keeping them.
     run = (
@@ -322,8 +386,14 @@ class Transformer(nnx.Module):
       else lambda blk, *a: blk(*a)
     )
     for i, block in enumerate(self.blocks):
+      local = sliding[i]
       x, layer_cache = run(
-        block, x, rope_sc, mask, None if cache is None else cache[i], cache_index
+        block,
+        x,
+        local_rope if local else rope_sc,
+        local_mask if local else mask,
+        None if cache is None else cache[i],
+        cache_index,
       )
       if cache is not None:
         new_cache.append(layer_cache)

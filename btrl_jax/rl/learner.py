@@ -128,7 +128,7 @@ class Learner:
     self.opt_shardings = parallel.optimizer_shardings(self.tx, prior.params, self.mesh)
     self.ref_params = parallel.put(prior.params, self.param_shardings)
     self.sampler = Sampler(
-      self.graphdef, eos_id=self.tok.end_id, pad_id=self.tok.pad_id, mesh=self.mesh
+      self.graphdef, eos_id=self.tok.stop_ids, pad_id=self.tok.pad_id, mesh=self.mesh
     )
     self.advantage_fn = get_advantage_fn(cfg.rl.advantage)
     self.loss_fn = get_loss_fn(cfg.rl.loss)
