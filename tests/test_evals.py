@@ -255,6 +255,7 @@ def test_same_model_samples_the_same_replies_in_any_order():
     encode_prompt=lambda msgs: np.frombuffer(json.dumps(msgs).encode(), np.uint8)[-6:] % 60 + 3,
     decode=lambda ids: " ".join(map(str, ids)),
     end_id=-1,
+    stop_ids=(-1,),
     pad_id=0,
   )
   policy = Policy(None, tok, graphdef, params, 0)

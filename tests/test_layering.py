@@ -8,7 +8,8 @@ longest matching prefix decides a module's layer):
   1 config     config (schema, validate, arms), presets (the shipped configs' values)
   2 core       models, tokenizer, parallel, runtime, checkpoint, metrics
   3 data       data.* (TraitWorld, tasks, JSONL, TFDS builders, the mixture)
-  4 training   sampling, train_state (optimizers, checkpoint layouts), capacity
+  4 training   sampling, train_state (optimizers, checkpoint layouts), capacity,
+               checkpoints.* (real checkpoints in and out: HF, GGUF, tokenizers)
   5 policy     policy (a restored checkpoint that samples)
   6 rewards    rewards.* (the grader: data in, scores out)
   7 rl         rl.* (SFT trainer, RL learner and loop)
@@ -32,7 +33,7 @@ LAYERS = (
   ("config", "presets"),
   ("models", "tokenizer", "parallel", "runtime", "checkpoint", "metrics"),
   ("data",),
-  ("sampling", "train_state", "capacity"),
+  ("sampling", "train_state", "capacity", "checkpoints"),
   ("policy",),
   ("rewards",),
   ("rl",),
