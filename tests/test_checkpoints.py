@@ -543,3 +543,39 @@ def test_sharded_import_on_8_devices_equals_the_golden():
   assert out["devices"] == 8
   assert out["diff"] <= 1e-4
   assert "fsdp" in out["specs"]["embed"] and "tensor" in out["specs"]["blocks/0/attn/qkv"]
+
+
+def _btrl(*args):
+  import subprocess
+  import sys
+
+  return subprocess.run(
+    [sys.executable, "-m", "btrl_jax.cli", *args], capture_output=True, text=True, timeout=600
+  )
+
+
+def test_cli_evaluates_exports_and_rejects_real_checkpoints(tmp_path):
+  """`btrl eval` and `btrl export` take a reference; a missing shard or an unknown
+  architecture is one line naming it, exit 2, and nothing is written."""
+  ref = f"hf:{os.path.join(TINY, 'gemma3')}"
+  out = tmp_path / "records.jsonl"
+  r = _btrl(
+    "eval",
+    f"--checkpoint={ref}",
+    "--evals=healthbench",
+    "--config=configs/study.py:smoke",
+    f"--out={out}",
+  )
+  assert r.returncode == 0, r.stderr[-2000:]
+  rows = [json.loads(line) for line in out.read_text().splitlines()]
+  assert len(rows) == 6 and {row["eval"] for row in rows} == {"healthbench"}
+  r = _btrl("export", f"--checkpoint={ref}", f"--out={tmp_path / 'hf'}")
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert (tmp_path / "hf" / "config.json").is_file()
+  bad = _copy(tmp_path, "llama3")
+  os.remove(bad / "model-00003-of-00022.safetensors")
+  r = _btrl("export", f"--checkpoint=hf:{bad}", f"--out={tmp_path / 'none'}")
+  assert (
+    r.returncode == 2 and "model-00003-of-00022.safetensors" in r.stderr.strip().splitlines()[-1]
+  )
+  assert not (tmp_path / "none").exists()

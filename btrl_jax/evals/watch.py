@@ -58,7 +58,26 @@ def evaluate_checkpoints(
   out: str | None = None,
   progress: bool = True,
 ) -> Iterator[tuple[int, dict]]:
-  """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one."""
+  """Yields (step, records) for the checkpoint at `path` or, with watch, for each new one.
+
+  `path` may be a real checkpoint reference (hf:DIR, gguf:FILE, a named model): evaluated
+  once as step 0, its records written to `out` when given (it has no run directory)."""
+  from btrl_jax import checkpoints
+
+  if checkpoints.is_reference(path):
+    if watch:
+      raise ValueError(f"--watch needs a run's checkpoint directory, not {path}")
+    mesh = parallel.make_mesh(override.mesh) if override is not None else None
+    policy = load_policy(path, mesh)
+    cfg = _eval_config(policy.cfg, override)
+    target = evaluator.load_suite(cfg, names) if suite is None else suite
+    records = evaluator.evaluate(
+      policy, target, cfg.eval, jax.random.key(cfg.seed), progress=progress, desc="eval"
+    )
+    if out:
+      evaluator.write_jsonl(records, out)
+    yield 0, records
+    return
   directory, step = split_checkpoint_path(path)
   policy: Policy | None = None
   mesh = parallel.make_mesh(override.mesh) if override is not None else None  # None: all devices
