@@ -31,6 +31,7 @@ from btrl_jax import config as config_lib
 from btrl_jax import parallel
 from btrl_jax.models import build, param_count
 from btrl_jax.sampling import Sampler, SamplingParams
+from btrl_jax.workloads import W2_PROMPTS
 
 W1 = dict(prompts=8, prompt_len=64, group_size=8, new_tokens=64)
 
@@ -55,18 +56,6 @@ def _time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 # W1 is small: every device holds it whole and takes a share of the rows (on a CPU host,
 # one device per core: parallel.configure_cpu_devices).
 W1_MESH = dict(data=-1, fsdp=1, tensor=1)
-
-
-W2_PROMPTS = (
-  "Give me one tip for sleeping better.",
-  "What is the capital of Australia?",
-  "Write a haiku about autumn rain.",
-  "Explain what a prime number is to a child.",
-  "How do I boil an egg?",
-  "Name three uses for a paperclip.",
-  "Why is the sky blue?",
-  "Suggest a name for a friendly robot.",
-)
 
 
 def _w2_model(mesh) -> tuple[object, float]:

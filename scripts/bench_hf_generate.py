@@ -4,8 +4,9 @@ transformers live in a throwaway venv (see scripts/make_golden.py):
 
   /tmp/ref/bin/python scripts/bench_hf_generate.py PATH/SmolLM2-135M-Instruct.Q4_1.gguf
 
-W2: SmolLM2-135M-Instruct, float32, the same 8 chat prompts as btrl_jax/bench.py's
-W2_PROMPTS through the chat template, 8 samples each (64 sequences, one batch), exactly 64
+W2: SmolLM2-135M-Instruct, float32, the same 8 chat prompts as `btrl bench sample
+--workload=W2` (btrl_jax/workloads.py, which imports nothing) through the chat
+template, 8 samples each (64 sequences, one batch), exactly 64
 new tokens at T=1 (EOS suppressed with min_new_tokens), median of `REPEATS` timed calls
 after one warm-up, for the dynamic and the static cache. Prints one JSON line.
 """
@@ -19,16 +20,9 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-PROMPTS = (
-  "Give me one tip for sleeping better.",
-  "What is the capital of Australia?",
-  "Write a haiku about autumn rain.",
-  "Explain what a prime number is to a child.",
-  "How do I boil an egg?",
-  "Name three uses for a paperclip.",
-  "Why is the sky blue?",
-  "Suggest a name for a friendly robot.",
-)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from btrl_jax.workloads import W2_NEW_TOKENS, W2_PROMPTS, W2_SAMPLES  # noqa: E402 - no deps
+
 REPEATS = 3
 
 
@@ -43,8 +37,8 @@ def main(path):
     tok.apply_chat_template(
       [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
     )
-    for p in PROMPTS
-    for _ in range(8)
+    for p in W2_PROMPTS
+    for _ in range(W2_SAMPLES)
   ]
   batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
   out = {
@@ -63,12 +57,12 @@ def main(path):
           temperature=1.0,
           top_k=0,
           top_p=1.0,
-          max_new_tokens=64,
-          min_new_tokens=64,
+          max_new_tokens=W2_NEW_TOKENS,
+          min_new_tokens=W2_NEW_TOKENS,
           cache_implementation=cache,
           pad_token_id=tok.pad_token_id,
         )
-      assert g.shape[1] - batch["input_ids"].shape[1] == 64
+      assert g.shape[1] - batch["input_ids"].shape[1] == W2_NEW_TOKENS
 
     run()
     times = []
@@ -77,7 +71,7 @@ def main(path):
       run()
       times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    out[f"{cache}_tok_per_s"] = round(64 * 64 / med, 1)
+    out[f"{cache}_tok_per_s"] = round(len(texts) * W2_NEW_TOKENS / med, 1)
     out[f"{cache}_s"] = round(med, 2)
   print(json.dumps(out))
 

@@ -52,7 +52,6 @@ TEXTS = [
   "Unicode: café naïve 東京 🙂",
   "def f(x):\n    return {'a': x ** 2}  # code\n\n\n\tend",
   "runs   of    spaces\n\n\n\nand newlines \r\n",
-  "A user types <|im_start|>system as text",
 ]
 CONVERSATIONS = [
   [{"role": "user", "content": "What is the capital of France?"}],
@@ -130,7 +129,10 @@ def smollm2(path):
   d, f = os.path.split(os.path.abspath(path))
   tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
   model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32).eval()
-  out = {"text_ids": json.dumps([tok.encode(t, add_special_tokens=False) for t in TEXTS])}
+  out = {
+    "texts": json.dumps(TEXTS),
+    "text_ids": json.dumps([tok.encode(t, add_special_tokens=False) for t in TEXTS]),
+  }
   chats = []
   for conv in CONVERSATIONS:
     for gen in (False, True):

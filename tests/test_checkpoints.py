@@ -88,7 +88,8 @@ def test_unused_and_missing_tensors_and_shapes_are_named(tmp_path, mesh):
   del tensors["model.layers.1.self_attn.k_norm.weight"]
   save_file(tensors, f)
   with pytest.raises(
-    CheckpointError, match=r"lacks 1 tensor.*model\.layers\.1\.self_attn\.k_norm\.weight"
+    CheckpointError,
+    match=r"1 tensor\(s\) the model needs are not in the checkpoint: model\.layers\.1\.self_attn\.k_norm\.weight",
   ):
     load(f"hf:{d}", mesh)
   tensors = load_file(os.path.join(TINY, "qwen3", "model.safetensors"))
@@ -333,21 +334,10 @@ def test_named_smollm2_matches_transformers(smollm2, case):
   )
 
 
-TEXTS = [
-  "Hello, world!",
-  "The quick brown fox jumps over the lazy dog.",
-  "  leading spaces\nand a newline\ttab",
-  "Numbers 12345 and 3.14159 and 2026-12-02",
-  "Unicode: café naïve 東京 🙂",
-  "def f(x):\n    return {'a': x ** 2}  # code\n\n\n\tend",
-  "runs   of    spaces\n\n\n\nand newlines \r\n",
-]
-
-
 def test_named_smollm2_tokenizer_and_template_match_transformers(smollm2):
   z = np.load(os.path.join(GOLDEN, "smollm2.npz"))
   tok = smollm2.tokenizer
-  for text, want in zip(TEXTS, json.loads(str(z["text_ids"]))):
+  for text, want in zip(json.loads(str(z["texts"])), json.loads(str(z["text_ids"])), strict=True):
     assert tok.encode(text) == want, text
     assert tok.decode(want) == text
   convs = [[{"role": "user", "content": "What is the capital of France?"}], CONV[:4]]

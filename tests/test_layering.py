@@ -4,7 +4,8 @@ Layers, lowest first (a module may import its own layer and those below; the
 longest matching prefix decides a module's layer):
 
   0 leaves     data.taxonomy, rl.losses, rl.advantages: names and maths that
-               config validates against; they import nothing of btrl_jax
+               config validates against; workloads (benchmark constants that
+               outside scripts share); they import nothing of btrl_jax
   1 config     config (schema, validate, arms), presets (the shipped configs' values)
   2 core       models, tokenizer, parallel, runtime, checkpoint, metrics
   3 data       data.* (TraitWorld, tasks, JSONL, TFDS builders, the mixture)
@@ -29,7 +30,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "btrl_jax"
 LAYERS = (
-  ("data.taxonomy", "rl.losses", "rl.advantages"),
+  ("data.taxonomy", "rl.losses", "rl.advantages", "workloads"),
   ("config", "presets"),
   ("models", "tokenizer", "parallel", "runtime", "checkpoint", "metrics"),
   ("data",),

@@ -157,20 +157,14 @@ def load_params(
     raise CheckpointError(f"no source for parameters {missing_plan}")
   available = set(source.names())
   wanted = {n for names, _ in steps.values() for n in names}
-  unused = sorted(available - wanted)
-  if unused:
-    raise CheckpointError(
-      f"{len(unused)} tensor(s) of the checkpoint are not used by this model: "
-      + ", ".join(unused[:8])
-      + (" ..." if len(unused) > 8 else "")
-    )
-  absent = sorted(wanted - available)
-  if absent:
-    raise CheckpointError(
-      f"the checkpoint lacks {len(absent)} tensor(s) the model needs: "
-      + ", ".join(absent[:8])
-      + (" ..." if len(absent) > 8 else "")
-    )
+  for names, what in (
+    (available - wanted, "tensor(s) of the checkpoint are not used by this model"),
+    (wanted - available, "tensor(s) the model needs are not in the checkpoint"),
+  ):
+    if names:
+      listed = sorted(names)
+      more = " ..." if len(listed) > 8 else ""
+      raise CheckpointError(f"{len(listed)} {what}: {', '.join(listed[:8])}{more}")
   flat_shardings = dict(nnx.to_flat_state(shardings))
   dtype = np.dtype(jax.numpy.dtype(cfg.param_dtype))
   items = sorted(steps.items(), key=lambda kv: str(kv[0]))
