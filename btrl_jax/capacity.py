@@ -181,7 +181,9 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
   tokens) on one device in float32; Gemma-2B and Llama-3-8B in bfloat16 on a
   v5e-8-sized mesh, fsdp=8 and fsdp=4 x tensor=2, 32 rows of 2048 tokens. With `cfg`
   (`btrl bench memory --config=...`), a first row for its model and dtypes on its
-  `mesh` (resolved against this host's devices), with one RL step's rows.
+  `mesh` (resolved against this host's devices), with one RL step's rows; with
+  `model.checkpoint` set (hf:DIR, gguf:FILE, a named model) the model's shapes come from
+  that checkpoint's metadata (no weight is read).
   """
   del repeats
   study = presets.study()  # from the package: works outside a checkout
@@ -202,11 +204,18 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
       specs.append((name, arch, mesh, 32, 2048, "bfloat16"))
   if cfg is not None:
     mesh = parallel.check_mesh(cfg.mesh, jax.device_count())
+    model = cfg.model
+    if model.get("checkpoint"):  # a real checkpoint: its shapes from its metadata only
+      from btrl_jax import checkpoints
+
+      model = checkpoints.model_config(
+        model.checkpoint, dtype=model.dtype, param_dtype=model.param_dtype
+      )
     specs.insert(
       0,
       (
-        "config",
-        cfg.model,
+        model.checkpoint or "config",
+        model,
         mesh,
         cfg.rl.prompts_per_step * cfg.rl.group_size,
         cfg.sft.seq_len + cfg.rl.max_new_tokens,

@@ -584,3 +584,17 @@ def test_cli_evaluates_exports_and_rejects_real_checkpoints(tmp_path):
     r.returncode == 2 and "model-00003-of-00022.safetensors" in r.stderr.strip().splitlines()[-1]
   )
   assert not (tmp_path / "none").exists()
+
+
+def test_bench_memory_plans_a_checkpoint_from_its_metadata():
+  """`btrl bench memory --config.model.checkpoint=REF`: the first row is that checkpoint's
+  model (its parameter count is the sum of its tensors) on the config's mesh."""
+  from btrl_jax import capacity, presets
+
+  d = os.path.join(TINY, "llama3")
+  cfg = presets.study("smoke")
+  cfg.model.checkpoint = f"hf:{d}"
+  row = capacity.bench_memory(cfg=cfg)["rows"][0]
+  src = hf_dir.HFDirectory(d)
+  assert row["model"] == f"hf:{d}"
+  assert row["params"] == sum(src.get(name).size for name in src.names())
