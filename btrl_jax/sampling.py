@@ -192,7 +192,7 @@ class Sampler:
     # eos_id: one id or every end-of-turn id (a real model's stop list, e.g. Llama 3's
     # <|eot_id|> and <|end_of_text|>); a row stops at the first of them.
     self.stop_ids = tuple(int(i) for i in np.atleast_1d(eos_id))
-    self.graphdef, self.eos_id, self.pad_id, self.mesh = graphdef, self.stop_ids[0], pad_id, mesh
+    self.graphdef, self.pad_id, self.mesh = graphdef, pad_id, mesh
     self.segment = segment
     self.trace_count = 0  # incremented only while tracing: a recompile counter for tests
     self.compactions = 0  # batches shrunk so far (for tests and benchmarks)

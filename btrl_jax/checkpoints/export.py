@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from btrl_jax.checkpoints.convert import CheckpointError, export_tensors
+from btrl_jax.checkpoints.hf_dir import layer_types
 
 # The embedded tokenizer's chat format (btrl_jax/tokenizer.py) as a Jinja template.
 EMBEDDED_TEMPLATE = (
@@ -85,20 +86,13 @@ def hf_config(cfg: ml_collections.ConfigDict, special: dict[str, Any]) -> dict[s
   elif t.startswith("qwen"):
     out.update(hidden_act="silu", use_sliding_window=False)
   else:
-    every = cfg.sliding_pattern
-    layer_types = [
-      "sliding_attention"
-      if cfg.sliding_window and (every <= 1 or (i + 1) % every)
-      else "full_attention"
-      for i in range(cfg.layers)
-    ]
     out.update(
       hidden_activation="gelu_pytorch_tanh",
       query_pre_attn_scalar=cfg.query_scale or cfg.head_dim,
       final_logit_softcapping=cfg.final_logit_softcap or None,
       attn_logit_softcapping=cfg.attn_logit_softcap or None,
       sliding_window=cfg.sliding_window or None,
-      layer_types=layer_types,
+      layer_types=layer_types(cfg),
     )
     if t == "gemma3_text":
       out.update(rope_local_base_freq=cfg.rope_local_theta or cfg.rope_theta)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from btrl_jax.checkpoints.convert import CheckpointError
+from btrl_jax.models.transformer import is_sliding
 
 SUPPORTED_TYPES = ("llama", "qwen2", "qwen3", "gemma2", "gemma3_text", "gemma3")
 _PREFIXES = ("model.language_model.", "language_model.model.", "language_model.")
@@ -39,6 +40,13 @@ def _read_json(path: str) -> dict[str, Any]:
       return json.load(f)
   except (OSError, json.JSONDecodeError) as e:
     raise CheckpointError(f"{path}: {e}") from e
+
+
+def layer_types(cfg: Any) -> list[str]:
+  """config.json's `layer_types` of a model config (the decoder's own sliding-layer rule)."""
+  return [
+    "sliding_attention" if is_sliding(cfg, i) else "full_attention" for i in range(cfg["layers"])
+  ]
 
 
 class HFDirectory:
@@ -62,8 +70,8 @@ class HFDirectory:
       )
     self._files = self._tensor_files()
 
-  def _tensor_files(self) -> dict[str, str]:
-    """{canonical tensor name: safetensors file}."""
+  def _tensor_files(self) -> dict[str, tuple[str, str]]:
+    """{canonical tensor name: (safetensors file, the name in it)}."""
     from safetensors import safe_open
 
     index = os.path.join(self.path, "model.safetensors.index.json")
@@ -76,7 +84,7 @@ class HFDirectory:
       files = sorted(f for f in os.listdir(self.path) if f.endswith(".safetensors"))
     if not files:
       raise CheckpointError(f"{self.path} has no .safetensors file")
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for f in files:
       full = os.path.join(self.path, f)
       if not os.path.isfile(full):
@@ -85,8 +93,8 @@ class HFDirectory:
         for name in st.keys():
           canon = _canonical(name)
           if canon in out:
-            raise CheckpointError(f"tensor {name} appears twice ({out[canon]} and {full})")
-          out[canon] = full
+            raise CheckpointError(f"tensor {name} appears twice ({out[canon][0]} and {full})")
+          out[canon] = (full, name)
     return out
 
   # ---- config -----------------------------------------------------------
@@ -149,10 +157,7 @@ class HFDirectory:
     types = c.get("layer_types")
     if types:
       pattern = next((i + 1 for i, k in enumerate(types) if k == "full_attention"), len(types))
-      expected = [
-        "full_attention" if (i + 1) % pattern == 0 else "sliding_attention" for i in range(layers)
-      ]
-      if list(types) != expected:
+      if list(types) != layer_types(dict(layers=layers, sliding_window=1, sliding_pattern=pattern)):
         raise CheckpointError(f"config.json: layer_types {types} is not a repeating pattern")
     else:
       pattern = 2 if t == "gemma2" else int(c.get("sliding_window_pattern", 6))
@@ -203,9 +208,8 @@ class HFDirectory:
   def get(self, name: str) -> np.ndarray:
     from safetensors import safe_open
 
-    path = self._files[name]
+    path, key = self._files[name]
     with safe_open(path, framework="flax") as st:  # flax reads bf16, numpy cannot
-      key = next(k for k in st.keys() if _canonical(k) == name)
       return np.asarray(st.get_tensor(key).astype("float32"))
 
   # ---- tokenizer --------------------------------------------------------
