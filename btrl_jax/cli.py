@@ -200,7 +200,10 @@ def _config(required: bool = True):
       raise UsageError("--config is required")
     return None
   cfg = validate(cfg)
+  from btrl_jax import checkpoints
   from btrl_jax.evals import registry  # above config, so resolved here (config.py docstring)
+
+  cfg = checkpoints.resolve(cfg)  # model.checkpoint: its model section, from metadata only
 
   try:
     registry.resolve(cfg.eval.evals)
@@ -252,6 +255,8 @@ def _check_workdir(cfg: ml_collections.ConfigDict, workdir: str) -> None:
     diff = next((k for k in sorted(ours) if theirs.get(k, ours[k]) != ours[k]), None)
     what = f": {diff}={theirs[diff]!r} there, {ours[diff]!r} here" if diff else ""
     raise UsageError(f"--workdir={workdir} was built by {by} ({stamp_path}{what}); {fix}")
+  if cfg.model.checkpoint:  # the checkpoint's own tokenizer; the workdir's is not used
+    return
   tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
   n = Tokenizer.load(tok_path).vocab_size if os.path.exists(tok_path) else 0
   if n > cfg.model.vocab_size:

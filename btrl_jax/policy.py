@@ -1,14 +1,14 @@
 """A trained policy restored from a checkpoint, ready to answer conversations.
 
 A checkpoint is self-describing: its JSON metadata carries the full config and
-the SentencePiece model, so `btrl sample` and the evaluator need nothing but
+the tokenizer (the embedded SentencePiece model, or a real model's tokenizer and chat
+template), so `btrl sample` and the evaluator need nothing but
 the checkpoint directory. `--checkpoint` may name a run's checkpoint directory
 (the latest step is used) or one step inside it.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
 import os
@@ -119,5 +119,5 @@ def load_policy(path: str, mesh=None) -> Policy:
     # would rebuild the saved ones, whose devices need not exist in this job).
     target = restore_target(tree, parallel.state_shardings(tree, mesh))
     state, meta = ckpt.restore(step, target=target)
-  tok = Tokenizer.from_bytes(base64.b64decode(meta["tokenizer_b64"]))
+  tok = checkpoints.tokenizer_from_meta(meta)
   return Policy(cfg, tok, graphdef, state["params"], int(meta["step"]), mesh)

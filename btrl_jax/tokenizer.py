@@ -32,6 +32,7 @@ a turn boundary (no prompt injection through the template).
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -136,6 +137,10 @@ class Tokenizer:
   @classmethod
   def from_bytes(cls, model_proto: bytes) -> Tokenizer:
     return cls(model_proto)
+
+  def to_meta(self) -> dict:
+    """What a checkpoint's metadata stores to rebuild this tokenizer (checkpoints.tokenizer_from_meta)."""
+    return {"kind": "sentencepiece", "model_b64": base64.b64encode(self.model_proto).decode()}
 
   def save(self, path: str | os.PathLike) -> None:
     parent = os.path.dirname(os.fspath(path))

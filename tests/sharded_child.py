@@ -15,7 +15,6 @@ processes): the sharded paths of issue 6 against their one-device values.
       restores CKPT_DIR's latest RL checkpoint onto that mesh and writes its params.
 """
 
-import base64
 import json
 import sys
 
@@ -132,7 +131,8 @@ def equiv(tok):
   rng = np.random.default_rng(0)
   tokens = rng.integers(4, 320, (8, 32)).astype(np.int32)
   tokens[:, 24:] = 0  # right padding (PAD_ID 0)
-  batch = {"tokens": tokens, "loss_mask": (tokens != 0) & (np.arange(32) >= 8)}
+  valid = tokens != 0
+  batch = {"tokens": tokens, "loss_mask": valid & (np.arange(32) >= 8), "valid": valid}
   out = {"n_devices": jax.device_count(), "sft": {}}
 
   def sft_values(mesh):
@@ -228,7 +228,7 @@ def save_rl(tok, shape, ckpt_dir, out_path):
         "config": cfg.to_dict(),
         "kind": "rl",
         "step": RL_STEPS,
-        "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
+        "tokenizer": tok.to_meta(),
       },
       force=True,
     )

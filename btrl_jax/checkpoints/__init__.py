@@ -31,6 +31,9 @@ __all__ = [
   "is_reference",
   "load",
   "open_source",
+  "resolve",
+  "tokenizer",
+  "tokenizer_from_meta",
 ]
 
 PREFIXES = ("hf:", "gguf:")
@@ -88,19 +91,56 @@ def model_config(ref: str, source=None, **overrides) -> ml_collections.ConfigDic
   return config.model_config(**source.config(), checkpoint=ref, **overrides)
 
 
-def load(ref: str, mesh: Any, progress: bool = False, **overrides) -> Imported:
-  """Imports checkpoint `ref` onto `mesh` (module docstring)."""
-  from btrl_jax.checkpoints import convert
+# The model keys a run may set on top of a checkpoint's own (how it computes, not its shapes).
+COMPUTE_KEYS = ("dtype", "param_dtype", "remat")
+
+
+def resolve(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`cfg` with its `model` section read from `model.checkpoint`'s metadata (a copy; `cfg`
+  itself when no checkpoint is set). Only COMPUTE_KEYS keep the config's values. Reads
+  metadata only (a named model is fetched first); a bad reference is a CheckpointError."""
+  ref = cfg.model.checkpoint
+  if not ref:
+    return cfg
+  out = ml_collections.ConfigDict(cfg.to_dict())
+  out.model = model_config(ref, **{k: cfg.model[k] for k in COMPUTE_KEYS})
+  return out
+
+
+def tokenizer(ref: str, source=None) -> ChatTokenizer:
+  """The tokenizer and chat template of checkpoint `ref`."""
   from btrl_jax.checkpoints.gguf_file import GGUFFile
   from btrl_jax.checkpoints.hf_tokenizer import from_gguf_fields
 
+  source = source or open_source(ref)
+  if isinstance(source, GGUFFile):
+    return from_gguf_fields(source.tokenizer_fields())
+  return source.tokenizer()
+
+
+def tokenizer_from_meta(meta: dict):
+  """The tokenizer a btrl checkpoint's metadata describes: `meta["tokenizer"]` (the
+  `to_meta()` of the embedded SentencePiece tokenizer or of a ChatTokenizer), or the
+  SentencePiece model of checkpoints written before real tokenizers (`tokenizer_b64`)."""
+  import base64
+
+  from btrl_jax.tokenizer import Tokenizer
+
+  spec = meta.get("tokenizer") or {"kind": "sentencepiece", "model_b64": meta["tokenizer_b64"]}
+  if spec["kind"] == "chat":
+    return ChatTokenizer.from_meta(spec)
+  if spec["kind"] == "sentencepiece":
+    return Tokenizer.from_bytes(base64.b64decode(spec["model_b64"]))
+  raise CheckpointError(f"checkpoint metadata: unknown tokenizer kind {spec['kind']!r}")
+
+
+def load(ref: str, mesh: Any, progress: bool = False, **overrides) -> Imported:
+  """Imports checkpoint `ref` onto `mesh` (module docstring)."""
+  from btrl_jax.checkpoints import convert
+
   source = open_source(ref)
   cfg = model_config(ref, source, **overrides)
-  tok = (
-    from_gguf_fields(source.tokenizer_fields())
-    if isinstance(source, GGUFFile)
-    else source.tokenizer()
-  )
+  tok = tokenizer(ref, source)
   if tok.vocab_size > cfg.vocab_size:
     raise CheckpointError(
       f"{ref}: the tokenizer has {tok.vocab_size} ids, the model's embedding {cfg.vocab_size}"

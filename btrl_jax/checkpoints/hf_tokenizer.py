@@ -29,9 +29,11 @@ BOS: added only when the tokenizer asks for it and the template did not already 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -113,6 +115,13 @@ class ChatTokenizer:
       raise TemplateError("the tokenizer has no chat template")
     self._tok = tokenizer
     self.chat_template = chat_template
+    self._specials = dict(
+      bos_token=bos_token,
+      eos_token=eos_token,
+      pad_token=pad_token,
+      stop_tokens=list(stop_tokens),
+      add_bos=add_bos,
+    )
     self._template = _environment().from_string(chat_template)
     self.bos_token, self.eos_token = bos_token, eos_token
     ids = {
@@ -134,6 +143,34 @@ class ChatTokenizer:
     self._special_ids = frozenset(
       i for i, t in tokenizer.get_added_tokens_decoder().items() if t.special
     ) | set(self.stop_ids)
+
+  # ---- checkpoint metadata ----------------------------------------------
+
+  def to_meta(self) -> dict:
+    """Everything needed to rebuild this tokenizer, for a checkpoint's JSON metadata: the
+    tokenizer.json (zlib-compressed, base64), the chat template and the special tokens."""
+    packed = zlib.compress(self._tok.to_str().encode(), 9)
+    return {
+      "kind": "chat",
+      "tokenizer_json_zb64": base64.b64encode(packed).decode(),
+      "chat_template": self.chat_template,
+      **self._specials,
+    }
+
+  @classmethod
+  def from_meta(cls, meta: Mapping[str, Any]) -> ChatTokenizer:
+    from tokenizers import Tokenizer
+
+    text = zlib.decompress(base64.b64decode(meta["tokenizer_json_zb64"])).decode()
+    return cls(
+      Tokenizer.from_str(text),
+      meta["chat_template"],
+      bos_token=meta["bos_token"],
+      eos_token=meta["eos_token"],
+      pad_token=meta["pad_token"],
+      stop_tokens=meta["stop_tokens"],
+      add_bos=meta["add_bos"],
+    )
 
   # ---- ids --------------------------------------------------------------
 

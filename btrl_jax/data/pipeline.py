@@ -427,10 +427,12 @@ class _SftBatches:
     length = self._buckets[bucket]
     tokens = np.full((len(idx), length), self._pad, np.int32)
     mask = np.zeros((len(idx), length), bool)
+    lengths = np.array([len(self._tokens[i]) for i in idx])
     for r, i in enumerate(idx):
-      n = len(self._tokens[i])
-      tokens[r, :n], mask[r, :n] = self._tokens[i], self._masks[i]
-    return {"tokens": tokens, "loss_mask": mask}
+      tokens[r, : lengths[r]], mask[r, : lengths[r]] = self._tokens[i], self._masks[i]
+    # Explicit: a real tokenizer's pad id may be a token of the text (e.g. its end of turn).
+    valid = np.arange(length) < lengths[:, None]
+    return {"tokens": tokens, "loss_mask": mask, "valid": valid}
 
 
 def sft_batches(
@@ -444,7 +446,8 @@ def sft_batches(
   *,
   strict: bool = False,
 ) -> grain.DatasetIterator:
-  """Endless, resumable SFT batches: {"tokens": [B, L] int32, "loss_mask": [B, L] bool}.
+  """Endless, resumable SFT batches: {"tokens": [B, L] int32, "loss_mask", "valid": [B, L]
+  bool} (valid: the row's own tokens, not padding).
 
   Examples are `{"tokens", "loss_mask"}` dicts or `(tokens, loss_mask)` pairs
   (what `Tokenizer.encode_chat` returns). L is the batch's bucket. Examples

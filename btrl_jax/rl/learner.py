@@ -118,6 +118,7 @@ class Learner:
     tx: optax.GradientTransformation | None = None,
   ):
     self.cfg, self.rl, self.tok = cfg, cfg.rl, prior.tokenizer
+    self.model_cfg = prior.cfg.model  # the prior's model (what RL checkpoints record)
     # The study's reward is the eval scorer; tests may pass a simpler function.
     self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)

@@ -13,7 +13,6 @@ ends with bitwise the parameters of a run that never stopped.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import time
@@ -28,7 +27,7 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
-from btrl_jax import parallel
+from btrl_jax import checkpoints, parallel
 from btrl_jax.checkpoint import Checkpointer, StopSignal, restore_target
 from btrl_jax.data.builtin import CORPORA
 from btrl_jax.data.jsonl import DataError, import_examples
@@ -36,7 +35,7 @@ from btrl_jax.data.pipeline import sft_batches
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.metrics import MetricsWriter
 from btrl_jax.models import build, causal_mask, param_count
-from btrl_jax.tokenizer import PAD_ID, Tokenizer
+from btrl_jax.tokenizer import Tokenizer
 from btrl_jax.train_state import sft_lr_schedule, sft_optimizer
 
 Array = jax.Array
@@ -75,6 +74,7 @@ class SFTTrainer:
   """Owns the model structure, the optimizer and the jitted step."""
 
   def __init__(self, cfg: ml_collections.ConfigDict, mesh=None):
+    cfg = checkpoints.resolve(cfg)  # model.checkpoint set: its shapes (metadata only)
     self.cfg = cfg
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
     self.tx = sft_optimizer(cfg.sft)
@@ -94,6 +94,12 @@ class SFTTrainer:
     return self._init_opt(params)
 
   def init(self) -> TrainState:
+    """Step 0: the model's initial weights (`model.checkpoint`'s when set, else a fresh
+    initialisation from the seed) and a zero AdamW state."""
+    if self.cfg.model.checkpoint:
+      params = checkpoints.load(self.cfg.model.checkpoint, self.mesh, **self._compute()).params
+      return TrainState(params, self.init_opt(params), 0)
+
     def make():
       params = nnx.state(build(self.cfg.model, seed=self.cfg.seed), nnx.Param)
       return params, self.tx.init(params)
@@ -101,13 +107,15 @@ class SFTTrainer:
     params, opt_state = jax.jit(make, out_shardings=(self.param_shardings, self.opt_shardings))()
     return TrainState(params, opt_state, 0)
 
+  def _compute(self) -> dict:
+    return {k: self.cfg.model[k] for k in checkpoints.COMPUTE_KEYS}
+
   def model(self, params) -> nnx.Module:
     return nnx.merge(self.graphdef, params, self.rest)
 
   def loss_and_grads(self, params, batch):
     """((mean loss over assistant tokens, their count), gradients) of one batch."""
-    tokens, loss_mask = batch["tokens"], batch["loss_mask"]
-    valid = tokens != PAD_ID
+    tokens, loss_mask, valid = batch["tokens"], batch["loss_mask"], batch["valid"]
     inputs, targets, weights = tokens[:, :-1], tokens[:, 1:], loss_mask[:, 1:].astype(jnp.float32)
     positions = jnp.broadcast_to(jnp.arange(inputs.shape[1]), inputs.shape)
 
@@ -148,11 +156,12 @@ def train(
 
   `stop_at` ends the run after that step with a checkpoint, as a preemption would.
   """
+  trainer = SFTTrainer(cfg)
+  cfg = trainer.cfg  # model.checkpoint's model section, when set
   if tok.vocab_size > cfg.model.vocab_size:
     raise ValueError(
       f"tokenizer has {tok.vocab_size} pieces but model.vocab_size is {cfg.model.vocab_size}"
     )
-  trainer = SFTTrainer(cfg)
   it = sft_batches(
     encode_examples(examples, tok),
     cfg.sft.batch_size,
@@ -175,7 +184,7 @@ def train(
     it.set_state(meta["data_iterator"])
   meta = {
     "config": cfg.to_dict(),
-    "tokenizer_b64": base64.b64encode(tok.model_proto).decode(),
+    "tokenizer": tok.to_meta(),
     "kind": "sft",
     "params": param_count(trainer.model(state.params)),
   }
@@ -193,7 +202,7 @@ def train(
     while state.step < last:
       batch = next(it)  # this process's rows of the global batch (sft_batches shards by process)
       state, metrics = trainer.step(state, batch)
-      tokens_seen += int((batch["tokens"] != tok.pad_id).sum())
+      tokens_seen += int(batch["valid"].sum())
       bar.update(1)
       # Every process stops at the same step, even when the signal reached only some.
       stopping = parallel.any_process(stop.requested)
@@ -264,7 +273,13 @@ def workdir_tokenizer(
 
 
 def run(cfg: ml_collections.ConfigDict, workdir: str, **kwargs) -> TrainState:
-  """`btrl sft`: data, tokenizer, then training into `workdir/sft` (resuming if possible)."""
+  """`btrl sft`: data, tokenizer, then training into `workdir/sft` (resuming if possible).
+
+  With `model.checkpoint` set, training starts from that model's weights and uses its own
+  tokenizer and chat template (the workdir's SentencePiece model is not used)."""
   examples = load_examples(cfg.sft.data, cfg.sft.corpus_size, cfg.seed, workdir)
-  tok = workdir_tokenizer(cfg, workdir, examples)
+  if cfg.model.checkpoint:
+    tok = checkpoints.tokenizer(cfg.model.checkpoint)
+  else:
+    tok = workdir_tokenizer(cfg, workdir, examples)
   return train(cfg, os.path.join(workdir, "sft"), examples, tok, **kwargs)

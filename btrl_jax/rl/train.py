@@ -11,7 +11,6 @@ SIGTERM or SIGINT finishes the step, checkpoints and returns; a restart resumes.
 
 from __future__ import annotations
 
-import base64
 import collections
 import json
 import os
@@ -24,7 +23,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from btrl_jax import parallel
+from btrl_jax import checkpoints, parallel
 from btrl_jax.checkpoint import (
   Checkpointer,
   StopSignal,
@@ -47,10 +46,20 @@ def arm_dir(workdir: str, arm: str) -> str:
 
 
 def init_checkpoint(cfg: ml_collections.ConfigDict, workdir: str) -> str:
-  path = cfg.rl.init_checkpoint or os.path.join(workdir, "sft", "checkpoints")
+  """Where the policy and the reference start: `rl.init_checkpoint` (a run's checkpoints or
+  a checkpoint reference); else the workdir's `btrl sft` checkpoints; else, with none
+  there, `model.checkpoint` itself (RL straight from a pretrained model)."""
+  path = cfg.rl.init_checkpoint
+  if path and checkpoints.is_reference(path):
+    return path
+  sft_dir = os.path.join(workdir, "sft", "checkpoints")
+  if not path and not os.path.isdir(sft_dir) and cfg.model.checkpoint:
+    return cfg.model.checkpoint
+  path = path or sft_dir
   if not os.path.isdir(path):
     raise FileNotFoundError(
-      f"no prior checkpoint at {path}: run `btrl sft` first or set rl.init_checkpoint"
+      f"no prior checkpoint at {path}: run `btrl sft` first, or set rl.init_checkpoint "
+      "or model.checkpoint"
     )
   return path
 
@@ -132,6 +141,10 @@ def train(
     learner = Learner(cfg, load_policy(prior_path, mesh), mesh=mesh)
   elif learner.rl.to_dict() != rl.to_dict() | {"arm": learner.rl.arm}:
     raise ValueError("a shared learner must have the arm's rl config (arms are compute-matched)")
+  # The arm's checkpoints record the model they hold: the prior's (an SFT run's, or an
+  # imported checkpoint's), whatever `model` section this config carries.
+  cfg = ml_collections.ConfigDict(cfg.to_dict())
+  cfg.model = learner.model_cfg
   data_dir = data_dir or os.path.join(workdir, "data")
   it = rl_prompt_batches(
     read_dataset("btrl_rl_prompts", "trait", data_dir),
@@ -161,8 +174,8 @@ def train(
     "config": cfg.to_dict(),
     "kind": "rl",
     "arm": arm,
-    "prior": os.path.abspath(prior_path),
-    "tokenizer_b64": base64.b64encode(learner.tok.model_proto).decode(),
+    "prior": prior_path if checkpoints.is_reference(prior_path) else os.path.abspath(prior_path),
+    "tokenizer": learner.tok.to_meta(),
   }
   # Process 0 only, as are samples.jsonl and summary.json. Both JSONL files lose the rows an
   # interrupted attempt logged after the checkpoint this run starts from: one row per step.
