@@ -175,3 +175,22 @@ def test_cli_rejects_a_bad_model_reference_before_compiling(tmp_path):
   assert r.returncode == 2
   assert r.stderr.strip() == f"btrl: error: no GGUF file at {missing}"
   assert not os.path.exists(tmp_path / "sft")
+
+
+@pytest.mark.slow  # about 150 s; the smoke study of the embedded model runs in the default tier
+def test_cli_study_from_a_checkpoint(tmp_path):
+  """The whole smoke study with a pretrained model as the prior's start: every stage runs on
+  the checkpoint's model and tokenizer, and the report names the model."""
+  r = _btrl(
+    "study",
+    "--config=configs/study.py:smoke",
+    f"--config.model.checkpoint={LLAMA}",
+    "--config.sft.seq_len=128",
+    f"--workdir={tmp_path}",
+  )
+  assert r.returncode == 0, r.stderr[-2000:]
+  with open(tmp_path / "report.md") as f:
+    assert f"pretrained model `{LLAMA}`" in f.read()
+  policy = load_policy(str(tmp_path / "arms" / "beneficial" / "checkpoints"))
+  assert policy.cfg.model.checkpoint == LLAMA
+  assert isinstance(policy.tokenizer, checkpoints.ChatTokenizer)

@@ -139,6 +139,9 @@ def test_three_agreeing_seeds_can_reproduce(strong):
   rows = md.split("## Comparisons", 1)[1].split("\n| beneficial vs ", 1)[1]
   assert rows.startswith("helpfulness_control |")  # the decisive comparison leads
   assert "### Slices" in md and "### Families" in md
+  assert "model trained from scratch" in md and strong["base_model"] == ""
+  real = markdown_lib.markdown(dict(strong, base_model="smollm2-135m-instruct"))
+  assert "pretrained model `smollm2-135m-instruct`" in real and "from scratch" not in real
 
 
 def test_one_seed_is_never_reproduced():

@@ -19,15 +19,27 @@ def _ci(ci, spec=".3f"):
   return "n/a" if not ci or None in ci else f"{_fmt(ci[0], spec)}..{_fmt(ci[1], spec)}"
 
 
+def _world_line(base_model: str) -> str:
+  if not base_model:
+    return (
+      "TraitWorld is a synthetic stand-in for the paper's private data, graders and models: a "
+      "generated world and a few-million-parameter model trained from scratch. What follows "
+      "says how the mechanism behaves here, not what happens in production models."
+    )
+  return (
+    "TraitWorld is a synthetic stand-in for the paper's private data and graders: a generated "
+    f"world, here trained into the pretrained model `{base_model}` (model.checkpoint). What "
+    "follows says how the mechanism behaves on this world, not on the paper's data."
+  )
+
+
 def markdown(report: dict) -> str:
   """report.md: the paper's headline tables, ours beside the paper's numbers."""
   paper = report["paper"]
   L = [
     "# btrl-jax study report",
     "",
-    "TraitWorld is a synthetic stand-in for the paper's private data, graders and models: a "
-    "generated world and a few-million-parameter model trained from scratch. What follows "
-    "says how the mechanism behaves here, not what happens in production models.",
+    _world_line(report.get("base_model", "")),
     "",
     f"Models: {', '.join(report['models'])}; seeds: {report['seeds']}; "
     f"wall time of all stages {report['study_seconds']:.0f} s ("

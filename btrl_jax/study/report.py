@@ -269,6 +269,7 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   }
   report: dict[str, Any] = {
     "models": models,
+    "base_model": cfg.model.checkpoint,  # "" = the embedded model trained from scratch
     "seeds": len(runs),
     "paper": PAPER,
     "preregistration": prereg,
