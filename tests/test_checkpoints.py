@@ -202,26 +202,11 @@ _GGUF_LAYER = {
 }
 
 
-def _tiny_gguf(path, qtype):
-  """A llama-architecture GGUF written the way llama.cpp's converter writes one (metadata,
-  vocabulary and merges, Q / K rows permuted for its interleaved RoPE) from the weights of
-  `TINY/llama3`, every matrix stored as `qtype`."""
-  import gguf
-  from gguf import quants
-
-  src = hf_dir.HFDirectory(os.path.join(TINY, "llama3"))
-  cfg = src.config()
-  with open(os.path.join(TINY, "llama3", "tokenizer.json")) as f:
+def _gpt2_vocab(w, src):
+  """Writes the tokenizer.json of HFDirectory `src` (byte-level BPE) to GGUF writer `w` as
+  llama.cpp's converter writes a `gpt2` vocabulary, with the chat template."""
+  with open(os.path.join(src.path, "tokenizer.json")) as f:
     tok = json.load(f)
-  w = gguf.GGUFWriter(str(path), "llama")
-  w.add_block_count(cfg["layers"])
-  w.add_context_length(256)
-  w.add_embedding_length(cfg["width"])
-  w.add_feed_forward_length(cfg["mlp_dim"])
-  w.add_head_count(cfg["heads"])
-  w.add_head_count_kv(cfg["kv_heads"])
-  w.add_layer_norm_rms_eps(cfg["norm_eps"])
-  w.add_rope_freq_base(cfg["rope_theta"])
   tokens = [t for t, _ in sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])]
   specials = {t["content"]: t["id"] for t in tok["added_tokens"]}
   w.add_tokenizer_model("gpt2")
@@ -231,6 +216,27 @@ def _tiny_gguf(path, qtype):
   w.add_bos_token_id(specials["<|bos|>"])
   w.add_eos_token_id(specials["<|end|>"])
   w.add_chat_template(src.tokenizer().chat_template)
+
+
+def _tiny_gguf(path, qtype):
+  """A llama-architecture GGUF written the way llama.cpp's converter writes one (metadata,
+  vocabulary and merges, Q / K rows permuted for its interleaved RoPE) from the weights of
+  `TINY/llama3`, every matrix stored as `qtype`."""
+  import gguf
+  from gguf import quants
+
+  src = hf_dir.HFDirectory(os.path.join(TINY, "llama3"))
+  cfg = src.config()
+  w = gguf.GGUFWriter(str(path), "llama")
+  w.add_block_count(cfg["layers"])
+  w.add_context_length(256)
+  w.add_embedding_length(cfg["width"])
+  w.add_feed_forward_length(cfg["mlp_dim"])
+  w.add_head_count(cfg["heads"])
+  w.add_head_count_kv(cfg["kv_heads"])
+  w.add_layer_norm_rms_eps(cfg["norm_eps"])
+  w.add_rope_freq_base(cfg["rope_theta"])
+  _gpt2_vocab(w, src)
   qt = gguf.GGMLQuantizationType[qtype]
   for name in sorted(src.names()):
     x = src.get(name)
@@ -283,6 +289,380 @@ def test_gguf_dequantizes_and_unpermutes_to_the_hf_weights(tmp_path, qtype):
 
   tok, ref = from_gguf_fields(g.tokenizer_fields()), src.tokenizer()
   assert tok.encode_chat(CONV)[0].tolist() == ref.encode_chat(CONV)[0].tolist()
+
+
+def _gemma_gguf(path, arch, tiny_extras=True):
+  """A `gemma2` / `gemma3` GGUF of `TINY/arch` written the way llama.cpp's converter writes
+  one: its tensor names (from the gguf package's own name map), every `*norm.weight` stored
+  as w + 1, its metadata keys, the tied embedding without an output tensor, F32 tensors.
+
+  Two fields of the tiny models differ from every released Gemma and llama.cpp has no
+  metadata for them (it assumes the released values): Gemma 2's query_pre_attn_scalar 24
+  (not the head size 16) and Gemma 3's five-layer window pattern of 3 (not 6). With
+  `tiny_extras` they are written as `gemma2.attention.scale` (llama.cpp's own key for the
+  factor) and `gemma3.attention.sliding_window_pattern`."""
+  import gguf
+
+  src = hf_dir.HFDirectory(os.path.join(TINY, arch))
+  c, cfg = src.hf_config, src.config()
+  w = gguf.GGUFWriter(str(path), arch)
+  w.add_context_length(c["max_position_embeddings"])
+  w.add_embedding_length(c["hidden_size"])
+  w.add_block_count(c["num_hidden_layers"])
+  w.add_feed_forward_length(c["intermediate_size"])
+  w.add_head_count(c["num_attention_heads"])
+  w.add_head_count_kv(c["num_key_value_heads"])
+  w.add_layer_norm_rms_eps(c["rms_norm_eps"])
+  w.add_key_length(c["head_dim"])
+  w.add_value_length(c["head_dim"])
+  w.add_sliding_window(c["sliding_window"])
+  if arch == "gemma2":  # Gemma2Model.set_gguf_parameters: no RoPE keys (base 10000)
+    w.add_attn_logit_softcapping(c["attn_logit_softcapping"])
+    w.add_final_logit_softcapping(c["final_logit_softcapping"])
+    if tiny_extras:
+      w.add_attention_scale(c["query_pre_attn_scalar"] ** -0.5)
+  else:  # Gemma3Model: TextModel's RoPE keys, no soft-cap (None in config.json)
+    w.add_rope_freq_base(c["rope_theta"])
+    w.add_rope_freq_base_swa(c["rope_local_base_freq"])
+    w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+    w.add_rope_scaling_factor(c["rope_scaling"]["factor"])
+    if tiny_extras:
+      w.add_sliding_window_pattern(c["sliding_window_pattern"])
+  _gpt2_vocab(w, src)
+  names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], cfg["layers"])
+  for name in sorted(src.names()):
+    x = src.get(name)
+    if name.endswith("norm.weight"):
+      x = x + np.float32(1.0)
+    w.add_tensor(names.get_name(name, try_suffixes=(".weight",)), x.astype(np.float32))
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+  return src
+
+
+@pytest.mark.parametrize("arch", ["gemma2", "gemma3"])
+def test_gguf_gemma_logits_match_transformers(arch, mesh, tmp_path):
+  """Gemma 2 (soft-caps, alternating windows, query scalar) and Gemma 3 (qk-norm, local and
+  global RoPE bases with linear scaling, windows) from llama.cpp-style GGUFs: the config
+  equals the Hugging Face directory's, every tensor is Hugging Face's (the norms' + 1
+  removed), the float32 logits equal transformers' within 1e-4, and the tokenizer and
+  template encode as the directory's."""
+  path = tmp_path / f"{arch}.gguf"
+  src = _gemma_gguf(path, arch)
+  g = GGUFFile(path)
+  assert g.config() == src.config()
+  _gemma_gguf(tmp_path / "plain.gguf", arch, tiny_extras=False)  # what llama.cpp assumes
+  plain, hf_cfg = GGUFFile(tmp_path / "plain.gguf").config(), src.config()
+  assert {k: v for k, v in plain.items() if v != hf_cfg[k]} == (
+    {"query_scale": 16.0} if arch == "gemma2" else {"sliding_pattern": 6}
+  )
+  assert set(g.names()) == set(src.names())
+  for name in src.names():  # a norm read back as fl(w + 1) - 1: the same 1 + w as HF's
+    got, want = g.get(name), src.get(name)
+    if name.endswith("norm.weight"):
+      got, want = np.float32(1.0) + got, np.float32(1.0) + want
+    np.testing.assert_array_equal(got, want, err_msg=name)
+  imported = load(f"gguf:{path}", mesh)
+  z = np.load(os.path.join(TINY, arch, "golden.npz"))
+  np.testing.assert_allclose(_logits(imported, z["ids"])[0], z["logits"], rtol=1e-4, atol=1e-4)
+  ref = src.tokenizer()
+  assert imported.tokenizer.encode_chat(CONV)[0].tolist() == ref.encode_chat(CONV)[0].tolist()
+
+
+def _meta_gguf(path, arch, **keys):
+  """A GGUF holding metadata only: a 4-layer `arch` model config plus `keys` (a key's name
+  without the `{arch}.` prefix -> value: a list as an array, int as uint32, float as
+  float32, str as string)."""
+  import gguf
+
+  w = gguf.GGUFWriter(str(path), arch)
+  base = {
+    "block_count": 4,
+    "embedding_length": 64,
+    "feed_forward_length": 96,
+    "attention.head_count": 4,
+    "attention.layer_norm_rms_epsilon": 1e-6,
+  }
+  for key, value in {**base, **keys}.items():
+    add = {list: w.add_array, int: w.add_uint32, float: w.add_float32, str: w.add_string}
+    add[type(value)](f"{arch}.{key}", value)
+  w.add_token_list([f"t{i}" for i in range(8)])
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+  return GGUFFile(path)
+
+
+def test_gguf_gemma_config_uses_llama_cpp_defaults(tmp_path):
+  """What llama.cpp assumes where a Gemma file is silent: the query scale is the head size
+  (width / heads for the 46- and 62-layer 27B models), windows every other layer (Gemma 2,
+  4096 wide) or five local to one global (Gemma 3, local RoPE base 10000), Gemma 2's caps
+  50 / 30; its pattern key as a period (0 all local, 1 none) or per-layer bools; an
+  unsupported RoPE scaling type is an error naming the key."""
+  g2 = _meta_gguf(tmp_path / "a.gguf", "gemma2", **{"attention.key_length": 32}).config()
+  assert (g2["query_scale"], g2["sliding_window"], g2["sliding_pattern"]) == (32.0, 4096, 2)
+  assert (g2["attn_logit_softcap"], g2["final_logit_softcap"]) == (50.0, 30.0)
+  assert "rope_local_theta" not in g2 and g2["rope_theta"] == 1e4
+  big = _meta_gguf(
+    tmp_path / "b.gguf", "gemma2", block_count=46, **{"attention.key_length": 32}
+  ).config()
+  assert big["query_scale"] == 16.0  # 64 / 4
+  g3 = _meta_gguf(
+    tmp_path / "c.gguf", "gemma3", **{"attention.sliding_window": 5, "rope.freq_base": 1e6}
+  ).config()
+  assert (g3["query_scale"], g3["sliding_window"], g3["sliding_pattern"]) == (16.0, 5, 6)
+  assert (g3["rope_theta"], g3["rope_local_theta"], g3["attn_logit_softcap"]) == (1e6, 1e4, 0.0)
+  assert "rope_scaling" not in g3 and g3["final_logit_softcap"] == 0.0
+  no_window = _meta_gguf(tmp_path / "d.gguf", "gemma3").config()
+  assert no_window["sliding_window"] == 0
+  for period, want in ((0, (7, 1)), (1, (0, 1)), (4, (7, 4))):
+    cfg = _meta_gguf(
+      tmp_path / f"p{period}.gguf",
+      "gemma3",
+      **{"attention.sliding_window": 7, "attention.sliding_window_pattern": period},
+    ).config()
+    assert (cfg["sliding_window"], cfg["sliding_pattern"]) == want, period
+  bools = _meta_gguf(
+    tmp_path / "e.gguf",
+    "gemma3",
+    **{"attention.sliding_window": 7, "attention.sliding_window_pattern": [True, False] * 2},
+  ).config()
+  assert bools["sliding_pattern"] == 2
+  odd = _meta_gguf(
+    tmp_path / "f.gguf",
+    "gemma3",
+    **{
+      "attention.sliding_window": 7,
+      "attention.sliding_window_pattern": [True, False, False, True],
+    },
+  )
+  with pytest.raises(
+    CheckpointError, match=r"f\.gguf: metadata key 'gemma3\.attention\.sliding_window_pattern'"
+  ):
+    odd.config()
+  yarn = _meta_gguf(tmp_path / "g.gguf", "llama", **{"rope.scaling.type": "yarn"})
+  with pytest.raises(
+    CheckpointError, match=r"g\.gguf: metadata key 'llama\.rope\.scaling\.type' = 'yarn'"
+  ):
+    yarn.config()
+
+
+def _k_blocks(rng, qtype, rows, cols):
+  """[rows, cols / 256 * block bytes] uint8 of random `qtype` blocks whose float16 scales
+  (`d`, and `dmin` for Q4_K / Q5_K) are finite, 1e-3 to 1e-2."""
+  import gguf
+
+  n, size = gguf.GGML_QUANT_SIZES[qtype]
+  raw = rng.integers(0, 256, (rows, cols // n, size), dtype=np.uint8)
+  halves = (rng.uniform(1e-3, 1e-2, (rows, cols // n, 2)).astype(np.float16)).view(np.uint8)
+  if qtype == gguf.GGMLQuantizationType.Q6_K:  # ql, qh, scales, then d
+    raw[..., size - 2 :] = halves[..., :2]
+  else:  # d, dmin, then scales and quants
+    raw[..., :4] = halves
+  return raw.reshape(rows, -1)
+
+
+@pytest.mark.parametrize("qtype", ["Q4_K", "Q5_K", "Q6_K"])
+def test_gguf_k_quants_read_as_gguf_dequantizes_them(qtype, tmp_path):
+  """K-quant blocks (which `gguf.quants.quantize` cannot write, so raw random blocks with
+  sane scales) in a llama GGUF of width 256: every matrix reads back as
+  `gguf.quants.dequantize` of its blocks in the Hugging Face [out, in] shape, the query and
+  key rows in Hugging Face order (llama.cpp's permute of what is read gives the file's)."""
+  import gguf
+
+  qt = gguf.GGMLQuantizationType[qtype]
+  heads, kv, head_dim, width, mlp, vocab = 4, 2, 64, 256, 512, 8
+  shapes = {  # GGUF name -> Hugging Face [out, in]
+    "token_embd.weight": (vocab, width),
+    "output.weight": (vocab, width),
+    "blk.0.attn_q.weight": (heads * head_dim, width),
+    "blk.0.attn_k.weight": (kv * head_dim, width),
+    "blk.0.attn_v.weight": (kv * head_dim, width),
+    "blk.0.attn_output.weight": (width, heads * head_dim),
+    "blk.0.ffn_gate.weight": (mlp, width),
+    "blk.0.ffn_up.weight": (mlp, width),
+    "blk.0.ffn_down.weight": (width, mlp),
+  }
+  rng = np.random.default_rng(0)
+  w = gguf.GGUFWriter(str(tmp_path / "k.gguf"), "llama")
+  w.add_block_count(1)
+  w.add_embedding_length(width)
+  w.add_feed_forward_length(mlp)
+  w.add_head_count(heads)
+  w.add_head_count_kv(kv)
+  w.add_layer_norm_rms_eps(1e-5)
+  w.add_token_list([f"t{i}" for i in range(vocab)])
+  blocks = {name: _k_blocks(rng, qt, *shape) for name, shape in shapes.items()}
+  for name, raw in blocks.items():
+    w.add_tensor(name, raw, raw_dtype=qt)
+  for name in ("output_norm.weight", "blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"):
+    w.add_tensor(name, rng.standard_normal(width).astype(np.float32))
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+  g = GGUFFile(tmp_path / "k.gguf")
+  assert (g.config()["width"], g.config()["head_dim"], g.config()["mlp_dim"]) == (256, 64, 512)
+  from btrl_jax.checkpoints.gguf_file import hf_name
+
+  for name, raw in blocks.items():
+    want = gguf.quants.dequantize(raw, qt).reshape(shapes[name])
+    assert np.isfinite(want).all() and want.std() > 0, name
+    got = g.get(hf_name(name))
+    assert got.shape == shapes[name], name
+    if name.endswith(("attn_q.weight", "attn_k.weight")):  # convert_hf_to_gguf's permute
+      n = heads if "attn_q" in name else kv
+      got = got.reshape(n, 2, got.shape[0] // n // 2, width).swapaxes(1, 2).reshape(got.shape)
+    np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+# SentencePiece-style GGUF vocabularies: text a SentencePiece BPE model has to get right.
+SPM_TEXTS = [
+  "Please get to an emergency department right away.",
+  "What is 12 + 30? The answer is 42.",
+  "def f(x):\n    return x  *  2\n\n\nprint(f(3))",
+  "Café naïve résumé — Grüße aus Köln; 東京は晴れ。",
+  "    indented    text   with   runs   of    spaces\n\n\n\tand\ttabs",
+  "if (a && b) { return a[i] != b[j]; } // comment",
+  "Emoji: 🚀🚀 😶‍🌫️ ✅ and more",
+]
+SPM_TRICKY = [
+  "Hello world",
+  "  leading spaces",
+  "trailing spaces  ",
+  "a  b   c    d     e",
+  "\n\n\nx\n \n",
+  "\t\t tab",
+  "Grüße, naïve café — ça va? 東京 Ελληνικά עברית",
+  "🚀 (normal) 😶‍🌫️ ✅ 🦙🦙",
+  "def g(y):\n\treturn {'k': [1, 2, 3]}\n",
+  "emergency department",
+  "3 33 333 3333 33333",
+  "I've been 'told he's there",
+  "<s> and </s> and <unk> typed as text, banana",
+  " ",
+  "     ",
+  "\u00a0nbsp\r\nwindows",
+]
+
+
+def _spm_gguf(path, add_dummy_prefix):
+  """The embedded SentencePiece tokenizer trained on SPM_TEXTS, written as a `llama`
+  tokenizer of a GGUF file (pieces, scores, types, special ids, dummy-prefix flag)."""
+  import gguf
+  from sentencepiece import sentencepiece_model_pb2
+
+  from btrl_jax.tokenizer import Tokenizer
+
+  # a control piece spelled like text ("an"): never produced from text, by either side
+  sp = Tokenizer.train(
+    SPM_TEXTS * 30, vocab_size=600, add_dummy_prefix=add_dummy_prefix, control_symbols=["an"]
+  )
+  proto = sentencepiece_model_pb2.ModelProto.FromString(sp.model_proto)
+  w = gguf.GGUFWriter(str(path), "llama")
+  w.add_tokenizer_model("llama")
+  w.add_token_list([p.piece for p in proto.pieces])
+  w.add_token_scores([p.score for p in proto.pieces])
+  w.add_token_types([int(p.type) for p in proto.pieces])
+  w.add_bos_token_id(sp.bos_id)
+  w.add_eos_token_id(sp.end_id)
+  w.add_unk_token_id(1)
+  w.add_pad_token_id(sp.pad_id)
+  w.add_add_space_prefix(add_dummy_prefix)
+  w.add_chat_template("{% for m in messages %}{{ m['content'] }}<|end|>{% endfor %}")
+  w.write_header_to_file()
+  w.write_kv_data_to_file()
+  w.write_tensors_to_file()
+  w.close()
+  return sp._sp
+
+
+@pytest.mark.parametrize("dummy_prefix", [False, True], ids=["gemma-style", "llama2-style"])
+def test_gguf_sentencepiece_vocab_encodes_as_sentencepiece(dummy_prefix, tmp_path):
+  """A `llama` (SentencePiece) GGUF vocabulary rebuilt as a `tokenizers` BPE: the ids equal
+  SentencePiece's own on tricky strings and 500 random ones (non-ASCII, emoji through byte
+  fallback, code, runs of spaces and newlines, control-token strings as text, user-defined
+  pieces matched whole), and decoding gives the text back. With a dummy prefix, text after
+  an added token gets its own prefix (llama.cpp's rule; SentencePiece adds one in all)."""
+  from btrl_jax.checkpoints.hf_tokenizer import from_gguf_fields
+
+  sp = _spm_gguf(tmp_path / "spm.gguf", dummy_prefix)
+  f = GGUFFile(tmp_path / "spm.gguf").tokenizer_fields()
+  tok = from_gguf_fields(f)
+  assert (f["model"], f["add_bos"], tok.bos_id, tok.stop_ids) == (
+    "llama",
+    True,
+    2,
+    (sp.piece_to_id("<|end|>"),),
+  )
+  rng = np.random.default_rng(0)
+  alphabet = list(" \n\tabcdeépqxyz0123<|>()_-.,!?😀東") + ["  ", "emergency", "return"]
+  texts = SPM_TRICKY + [
+    "".join(rng.choice(alphabet, rng.integers(1, 25)).tolist()) for _ in range(500)
+  ]
+  for text in texts:
+    want = sp.encode(text)
+    ids = tok.encode(text)
+    assert ids == want, (
+      text,
+      [sp.id_to_piece(i) for i in want],
+      [tok._tok.id_to_token(i) for i in ids],
+    )
+    assert tok.decode(ids, skip_special=False) == text == sp.decode(want)
+  assert any(sp.id_to_piece(i).startswith("<0x") for i in sp.encode("🦙 東京"))  # byte fallback
+  marked = "x<|user|>y z"
+  user = sp.piece_to_id("<|user|>")
+  if dummy_prefix:  # each stretch of text gets the prefix (SentencePiece: only the first)
+    assert tok.encode(marked) == sp.encode("x") + [user] + sp.encode("y z")
+  else:
+    assert tok.encode(marked) == sp.encode(marked) == sp.encode("x") + [user] + sp.encode("y z")
+
+
+def test_gguf_tokenizer_errors_name_the_key(tmp_path):
+  """An unsupported tokenizer model, a SentencePiece vocabulary without scores or with too
+  few, and a tensor of no known name: one-line errors naming the file and the key or
+  tensor (and Gemma's own meaning of `ffn_norm`)."""
+  import gguf
+
+  def write(name, model, scores=None, tensor=None):
+    w = gguf.GGUFWriter(str(tmp_path / name), "gemma3")
+    w.add_tokenizer_model(model)
+    w.add_token_list(["<unk>", "a", "b"])
+    w.add_token_types([2, 1, 1])
+    if scores is not None:
+      w.add_token_scores(scores)
+    if tensor:
+      w.add_tensor(tensor, np.zeros(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return tmp_path / name
+
+  cases = [
+    (
+      write("a.gguf", "t5"),
+      r"a\.gguf: tokenizer model 't5' \(metadata key 'tokenizer\.ggml\.model'\)",
+    ),
+    (write("b.gguf", "llama"), r"b\.gguf: metadata key 'tokenizer\.ggml\.scores' is missing"),
+    (
+      write("c.gguf", "llama", scores=[0.0, -1.0]),
+      r"c\.gguf: metadata key 'tokenizer\.ggml\.scores' has 2 entries for 3 tokens",
+    ),
+  ]
+  for path, message in cases:
+    with pytest.raises(CheckpointError, match=message):
+      GGUFFile(path).tokenizer_fields()
+  # in a Gemma file ffn_norm is the norm before the MLP (pre_feedforward_layernorm), not
+  # Llama's post_attention_layernorm; a name of no known tensor is an error naming the file
+  assert GGUFFile(write("d.gguf", "llama", tensor="blk.0.ffn_norm.weight")).names() == [
+    "model.layers.0.pre_feedforward_layernorm.weight"
+  ]
+  with pytest.raises(CheckpointError, match=r"e\.gguf: GGUF tensor blk\.0\.ffn_mystery\.weight"):
+    GGUFFile(write("e.gguf", "llama", tensor="blk.0.ffn_mystery.weight"))
 
 
 @pytest.fixture(scope="module")

@@ -353,9 +353,88 @@ def byte_level_from_vocab(
   return tok
 
 
+def sentencepiece_from_vocab(
+  tokens: Sequence[str],
+  scores: Sequence[float],
+  token_type: Sequence[int],
+  *,
+  add_space_prefix: bool,
+  unk_id: int | None = None,
+) -> Any:
+  """A `tokenizers.Tokenizer` equal to a SentencePiece BPE model, from a GGUF vocabulary of
+  model `llama` (`tokenizer.ggml.tokens`, `.scores`, `.token_type`: Gemma, Llama 2).
+
+  SentencePiece BPE encodes by repeatedly joining the adjacent pair of symbols whose join
+  is the best-scoring piece; a `tokenizers` BPE model with every split of every piece as a
+  merge, ranked by the joined piece's score, does the same. Token types (llama.cpp's
+  numbers, SentencePiece's own): 1 normal, 2 unknown, 3 control (special added tokens), 4
+  user-defined (added tokens, matched whole in the text), 5 unused, 6 byte (`<0xNN>`, the
+  byte fallback of characters outside the vocabulary). Only normal and user-defined pieces
+  take part in merges. Spaces become `▁`. `add_space_prefix` (SentencePiece's
+  `add_dummy_prefix`) prepends one `▁` to the text and decoding strips it again; as in
+  llama.cpp and transformers' legacy Llama tokenizer the `▁` is prepended to each stretch
+  of text after an added token too, where SentencePiece prepends it once before the text
+  (`tokenizers` splits added tokens out before normalizing, so its exact rule cannot be
+  expressed); text without added tokens encodes as SentencePiece encodes it.
+  """
+  from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+
+  if not len(tokens) == len(scores) == len(token_type):
+    raise ValueError(
+      f"vocabulary of {len(tokens)} tokens with {len(scores)} scores and {len(token_type)} types"
+    )
+  vocab: dict[str, int] = {}
+  for i, t in enumerate(tokens):
+    vocab.setdefault(t, i)
+  joinable = {t: i for t, i in vocab.items() if token_type[i] in (1, 4)}
+  ranked = []
+  for piece, i in joinable.items():
+    for cut in range(1, len(piece)):
+      left, right = piece[:cut], piece[cut:]
+      if left in joinable and right in joinable:
+        ranked.append((-float(scores[i]), i, -cut, left, right))
+  ranked.sort()
+  if unk_id is None:
+    unk_id = next((i for i, k in enumerate(token_type) if k == 2), None)
+  model = models.BPE(
+    vocab=vocab,
+    merges=[(left, right) for *_, left, right in ranked],
+    unk_token=tokens[unk_id] if unk_id is not None else None,
+    fuse_unk=True,
+    byte_fallback=True,
+  )
+  tok = Tokenizer(model)
+  spaces = normalizers.Replace(" ", "\u2581")
+  tok.normalizer = (
+    normalizers.Sequence([normalizers.Prepend("\u2581"), spaces]) if add_space_prefix else spaces
+  )
+  steps = [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+  tok.decoder = decoders.Sequence(
+    steps + [decoders.Strip(content=" ", left=1, right=0)] if add_space_prefix else steps
+  )
+  for kind, add in ((3, tok.add_special_tokens), (4, tok.add_tokens)):
+    added = [
+      AddedToken(t, special=kind == 3, normalized=False)
+      for t, k in zip(tokens, token_type)
+      if k == kind
+    ]
+    if added:
+      add(added)
+  return tok
+
+
 def from_gguf_fields(f: Mapping[str, Any]) -> ChatTokenizer:
   """The ChatTokenizer of a GGUF file's `GGUFFile.tokenizer_fields()`."""
-  tok = byte_level_from_vocab(f["tokens"], f["merges"], f["token_type"], f["pre"])
+  if f.get("model") == "llama":  # SentencePiece vocabularies (Gemma, Llama 2)
+    tok = sentencepiece_from_vocab(
+      f["tokens"],
+      f["scores"],
+      f["token_type"],
+      add_space_prefix=f["add_space_prefix"],
+      unk_id=f["unk_id"],
+    )
+  else:
+    tok = byte_level_from_vocab(f["tokens"], f["merges"], f["token_type"], f["pre"])
   name = lambda i: f["tokens"][i] if i is not None else None
   return ChatTokenizer(
     tok,
