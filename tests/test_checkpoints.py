@@ -892,6 +892,37 @@ def test_export_of_an_embedded_model_matches_transformers(tmp_path):
   assert os.path.isfile(tmp_path / "out" / "tokenizer.model")
 
 
+def test_embedded_export_writes_a_tokenizer_json_that_encodes_as_sentencepiece(tmp_path):
+  """tokenizer.json of an exported embedded model (what transformers' AutoTokenizer reads)
+  gives the embedded tokenizer's ids on tricky text, and on a rendered chat, markers included."""
+  from tokenizers import Tokenizer as HFTokenizer
+
+  from btrl_jax.tokenizer import Tokenizer
+
+  text = ["naïve café: 12 + 30 = 42?\n\n  def f(x):\treturn x  ", "Über 🙂 emergency"] * 40
+  tok = Tokenizer.train(text, vocab_size=400)
+  from btrl_jax.checkpoints import export
+
+  export._tokenizer_files(tok, str(tmp_path))
+  hf = HFTokenizer.from_file(str(tmp_path / "tokenizer.json"))
+  tricky = [
+    "naïve café",
+    "emoji 🙂🙃 and 漢字 unseen",
+    "  runs   of spaces\n\n\nand\ttabs ",
+    "def f(x):\n    return x ** 2",
+    "ÜBER über",
+    "",
+  ]
+  for s in tricky:
+    assert hf.encode(s, add_special_tokens=False).ids == tok.encode(s), s
+    assert hf.decode(tok.encode(s)) == s
+  conv = [{"role": "user", "content": "naïve 🙂?"}, {"role": "assistant", "content": "Yes  ok."}]
+  ids = tok.encode_chat(conv)[0].tolist()
+  rendered = ChatTokenizer(hf, export.EMBEDDED_TEMPLATE, bos_token="<s>", eos_token="<|end|>")
+  assert rendered.render(conv) == "<s><|user|>naïve 🙂?<|end|><|assistant|>Yes  ok.<|end|>"
+  assert hf.encode(rendered.render(conv), add_special_tokens=False).ids == ids
+
+
 _SHARDED_CHILD = """
 import json, sys
 import jax, jax.numpy as jnp, numpy as np

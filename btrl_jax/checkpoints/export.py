@@ -6,8 +6,9 @@ qwen2, qwen3, gemma2 or gemma3_text), safetensors shards of at most `max_shard_b
 `{"format": "pt"}` metadata and, when there is more than one, model.safetensors.index.json;
 generation_config.json (every stop id); the tokenizer files and the chat template. An
 imported model's tokenizer is written as tokenizer.json plus tokenizer_config.json and
-chat_template.jinja; the embedded SentencePiece tokenizer as tokenizer.model with a Jinja
-template that renders its chat format (`<|user|>...<|end|>`). The directory is built
+chat_template.jinja; the embedded SentencePiece tokenizer as tokenizer.model and the same
+model rebuilt as tokenizer.json (`embedded_tokenizers`), with a Jinja template that renders
+its chat format (`<|user|>...<|end|>`). The directory is built
 beside `out` and renamed into place at the end, so a failed export leaves nothing.
 """
 
@@ -109,6 +110,24 @@ def hf_config(cfg: ml_collections.ConfigDict, special: dict[str, Any]) -> dict[s
   return out
 
 
+def embedded_tokenizers(tok: Any) -> Any:
+  """The embedded SentencePiece tokenizer as a `tokenizers.Tokenizer` that encodes every
+  text as it does (its model has no dummy prefix), for tokenizer.json. The chat markers are
+  added tokens, as transformers treats a model's special strings."""
+  from sentencepiece import sentencepiece_model_pb2
+
+  from btrl_jax.checkpoints.hf_tokenizer import sentencepiece_from_vocab
+
+  pieces = sentencepiece_model_pb2.ModelProto.FromString(tok.model_proto).pieces
+  # SentencePiece's piece types are llama.cpp's numbers (1 normal ... 6 byte).
+  return sentencepiece_from_vocab(
+    [p.piece for p in pieces],
+    [p.score for p in pieces],
+    [int(p.type) for p in pieces],
+    add_space_prefix=False,
+  )
+
+
 def _tokenizer_files(tok: Any, d: str) -> dict[str, Any]:
   """Writes the tokenizer and chat template; returns config.json's special-token ids."""
   from btrl_jax.checkpoints.hf_tokenizer import ChatTokenizer
@@ -124,9 +143,10 @@ def _tokenizer_files(tok: Any, d: str) -> dict[str, Any]:
       add_bos_token=tok.add_bos,
       tokenizer_class="PreTrainedTokenizerFast",
     )
-  else:  # the embedded SentencePiece tokenizer
+  else:  # the embedded SentencePiece tokenizer: its model, and the same as tokenizer.json
     with open(os.path.join(d, "tokenizer.model"), "wb") as f:
       f.write(tok.model_proto)
+    embedded_tokenizers(tok).save(os.path.join(d, "tokenizer.json"))
     template = EMBEDDED_TEMPLATE
     tc = dict(
       bos_token="<s>",
@@ -134,9 +154,7 @@ def _tokenizer_files(tok: Any, d: str) -> dict[str, Any]:
       pad_token="<pad>",
       add_bos_token=False,
       add_eos_token=False,
-      legacy=False,
-      add_prefix_space=False,
-      tokenizer_class="LlamaTokenizer",
+      tokenizer_class="PreTrainedTokenizerFast",
     )
   tc["chat_template"] = template
   with open(os.path.join(d, "chat_template.jinja"), "w") as f:
