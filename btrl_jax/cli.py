@@ -59,6 +59,11 @@ COMMANDS = {
     ("checkpoint", "out"),
     "none",
   ),
+  "serve": Command(
+    "serve a checkpoint over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions)",
+    ("checkpoint", "host", "port", "model_name"),
+    "none",
+  ),
   "study": Command(
     "the whole study: data, prior, arms, evals, persistence tests, report (resumable)",
     ("config", "workdir"),
@@ -83,6 +88,13 @@ flags.DEFINE_string(
   "(smollm2-135m-instruct).",
 )
 flags.DEFINE_string("prompt", None, "User message for `btrl sample`.")
+flags.DEFINE_string(
+  "host", "127.0.0.1", "`btrl serve`: the address to bind (default: this machine only)."
+)
+flags.DEFINE_integer("port", 8000, "`btrl serve`: the TCP port.")
+flags.DEFINE_string(
+  "model_name", None, "`btrl serve`: the model id clients name (default: the checkpoint's name)."
+)
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
 flags.DEFINE_enum("workload", "W1", ["W1", "W2"], "`btrl bench sample`: BENCHMARKS.md's workload.")
 flags.DEFINE_string(
@@ -413,6 +425,15 @@ def cmd_export(args: list[str]) -> None:
   policy = load_policy(path)
   where = export.export(policy.cfg.model, policy.params, policy.tokenizer, out)
   print(f"export: {where} ({export.model_type(policy.cfg.model)}, step {policy.step})")
+
+
+def cmd_serve(args: list[str]) -> None:
+  from btrl_jax.serve import app
+
+  path = _require("checkpoint")
+  if not 0 < FLAGS.port < 65536:
+    raise UsageError(f"--port={FLAGS.port}: must be in 1..65535")
+  app.serve(path, host=FLAGS.host, port=FLAGS.port, model_name=FLAGS.model_name)
 
 
 def cmd_bench(args: list[str]) -> None:

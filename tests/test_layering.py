@@ -15,7 +15,7 @@ longest matching prefix decides a module's layer):
   6 rewards    rewards.* (the grader: data in, scores out)
   7 rl         rl.* (SFT trainer, RL learner and loop)
   8 evals      evals.* (registry, evaluator, watch, statistics)
-  9 study      study.*, bench
+  9 study      study.*, bench, serve (the OpenAI-compatible server)
  10 cli        cli
 
 Every import counts, at module level or inside a function: a lazy import of a
@@ -39,7 +39,7 @@ LAYERS = (
   ("rewards",),
   ("rl",),
   ("evals",),
-  ("study", "bench"),
+  ("study", "bench", "serve"),
   ("cli",),
 )
 
