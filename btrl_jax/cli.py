@@ -18,6 +18,7 @@ from ml_collections import config_flags
 
 from btrl_jax.config import ConfigError, validate
 from btrl_jax.data.jsonl import DataError
+from btrl_jax.rewards.judge import JudgeError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +71,8 @@ COMMANDS = {
     "required: configs/study.py[:smoke]",
   ),
   "bench": Command(
-    "time the sampler or one RL step, or plan memory per device: `btrl bench NAME`",
-    ("repeats", "config", "workload"),
+    "time the sampler, one RL step or `btrl serve`, or plan memory per device: `btrl bench NAME`",
+    ("repeats", "config", "workload", "checkpoint"),
     "optional, `bench memory` only: adds a row for its model on its mesh",
   ),
 }
@@ -348,7 +349,8 @@ def cmd_eval(args: list[str]) -> None:
     out=FLAGS.out,
   ):
     for name, row in evaluator.summary(records).items():
-      print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']})")
+      failed = f", {row['failures']} judge failures" if row["failures"] else ""
+      print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']}{failed})")
 
 
 def _eval_suite(override):
@@ -357,7 +359,8 @@ def _eval_suite(override):
 
   spec = FLAGS.evals if FLAGS.evals is not None else (override.eval.evals if override else "")
   if spec.endswith(".jsonl"):
-    return evaluator.load_file(spec), None  # bad lines: DataError, exit 2, before any compile
+    judge = bool(override and override.grader.judge.base_url)  # items without a check allowed
+    return evaluator.load_file(spec, judge), None  # bad lines: DataError, exit 2, no compile
   try:
     return None, registry.resolve(spec)
   except ValueError as e:
@@ -449,6 +452,8 @@ def cmd_bench(args: list[str]) -> None:
     print(capacity.format_table(result["rows"]), file=sys.stderr)
     return
   kwargs = {"workload": FLAGS.workload} if args[2] == "sample" else {}
+  if args[2] == "serve" and FLAGS.checkpoint:  # default: the named SmolLM2-135M-Instruct
+    kwargs["checkpoint"] = FLAGS.checkpoint
   print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats, **kwargs)))
 
 
@@ -481,6 +486,9 @@ def main(argv: list[str]) -> None:
       _fail(errors[0] + (f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""))
     except (UsageError, ConfigError, FileNotFoundError) as e:
       _fail(str(e))
+    except JudgeError as e:  # the judge's failure budget is spent: a runtime failure, one line
+      print(f"btrl: error: {e}", file=sys.stderr)
+      sys.exit(1)
     except Exception:  # noqa: BLE001 - every runtime failure: shown whole, exit 1
       traceback.print_exc()
       print(f"btrl: {command} failed (traceback above)", file=sys.stderr)

@@ -305,6 +305,23 @@ SCHEMA: dict[str, Any] = {
     # not steer the model and the attack has no power (the finding is "not testable").
     "persona_min_lift": _float(0.0, 1.0),
   },
+  # The judge grader (rewards/judge.py): rubric items without a `check` go to a model at
+  # an OpenAI-compatible endpoint. base_url "" = no judge (such items are rejected on load).
+  "grader": {
+    "judge": {
+      "base_url": Spec(str),
+      "model": Spec(str),
+      "api_key_env": Spec(str),  # the environment variable holding the API key ("" = none)
+      "temperature": _float(0.0, 2.0),
+      "max_tokens": _int(16, 8192),
+      "max_concurrency": _int(1, 1024),
+      "timeout_s": _float(0.01, 3600.0),
+      "max_retries": _int(0, 20),
+      "cache": Spec(str),  # SQLite file of verdicts ("" = ~/.cache/btrl/judge.sqlite, "off")
+      # The share of judged items that may fail (no usable verdict) before the run stops.
+      "failure_budget": _float(0.0, 1.0),
+    }
+  },
   "sample": {
     "temperature": _float(0.0, 100.0),
     "top_k": _int(0),
@@ -435,6 +452,22 @@ def base_config() -> ml_collections.ConfigDict:
   cfg.checkpoint = ml_collections.ConfigDict(dict(every_steps=100, keep=3, async_save=True))
   cfg.sample = ml_collections.ConfigDict(
     dict(temperature=0.0, top_k=0, top_p=1.0, max_new_tokens=48, num_samples=1)
+  )
+  cfg.grader = ml_collections.ConfigDict(
+    dict(
+      judge=dict(
+        base_url="",
+        model="",
+        api_key_env="",
+        temperature=0.0,
+        max_tokens=512,
+        max_concurrency=16,
+        timeout_s=60.0,
+        max_retries=3,
+        cache="",
+        failure_budget=0.05,
+      )
+    )
   )
   cfg.eval = ml_collections.ConfigDict(
     dict(

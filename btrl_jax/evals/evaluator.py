@@ -48,8 +48,9 @@ from btrl_jax import parallel
 from btrl_jax.data.jsonl import import_examples
 from btrl_jax.evals import attacks, registry
 from btrl_jax.policy import Policy
-from btrl_jax.rewards.grader import coverage
+from btrl_jax.rewards.grader import coverage, score_many
 from btrl_jax.rewards.grader import score as grade
+from btrl_jax.rewards.judge import Judge, JudgeError
 from btrl_jax.sampling import SamplingParams
 
 
@@ -61,15 +62,16 @@ def load_suite(
   return {n: registry.examples(n, size or cfg.eval.size, cfg.seed) for n in names}
 
 
-def load_file(path: str) -> dict[str, list[dict]]:
+def load_file(path: str, judge: bool = False) -> dict[str, list[dict]]:
   """An outside eval file, grouped by its `eval` field (the file name where absent).
 
   Every line must be gradeable by `rewards.grader.score` (a verifier, or rubric items that
-  all carry a `check`): a DataError names each one that is not, before anything compiles.
+  carry a `check`, or, with `judge` (a judge is configured), any rubric items): a
+  DataError names each one that is not, before anything compiles.
   """
   default = os.path.splitext(os.path.basename(path))[0]
   suite: dict[str, list[dict]] = {}
-  for ex in import_examples(path, check=coverage):
+  for ex in import_examples(path, check=lambda ex: coverage(ex, judge)):
     ex.setdefault("eval", ex.get("eval") or default)
     suite.setdefault(ex["eval"] or default, []).append(ex)
   return suite
@@ -83,12 +85,33 @@ def sampling_params(ecfg: ml_collections.ConfigDict) -> SamplingParams:
 
 def eval_score(example: dict, reply: str) -> tuple[float, Any]:
   """(score, grade) of one reply under its eval's scorer (module docstring)."""
+  g = grade(example, reply, honest=True)
+  return _eval_value(example, g), g
+
+
+def _eval_value(example: dict, g) -> float | None:
+  """The eval's score of grade `g`: None for a failed judge verdict (never a 0)."""
   name = example.get("eval")
   scorer = registry.EVALS[name].scorer if name in registry.EVALS else "rubric"
-  g = grade(example, reply, honest=True)
+  if g.failed:
+    return None
   if scorer == "no_hack":
-    return 1.0 - float(g.components["hack"]), g
-  return g.value, g
+    return 1.0 - float(g.components["hack"])
+  return g.value
+
+
+def check_judge_budget(judge: Judge | None, budget: float) -> None:
+  """Stops the run (JudgeError, one line) when more than `budget` of the judged items
+  failed."""
+  if judge is None or not judge.stats["items"]:
+    return
+  share = judge.stats["failures"] / judge.stats["items"]
+  if share > budget:
+    raise JudgeError(
+      f"judge at {judge.url}: {judge.stats['failures']} of {judge.stats['items']} verdicts "
+      f"failed ({share:.1%} > grader.judge.failure_budget={budget:.1%}; kinds: "
+      f"{judge.stats['failure_kinds']})"
+    )
 
 
 def stream_id(eval_name: str, example_id: Any, sample: int) -> int:
@@ -111,8 +134,12 @@ def evaluate(
   persona: str | None = None,
   progress: bool = True,
   desc: str = "eval",
+  judge: Judge | None = None,
+  failure_budget: float = 0.0,
 ) -> dict[str, list[dict[str, Any]]]:
-  """Samples and grades every example of every eval; returns {eval: records}."""
+  """Samples and grades every example of every eval; returns {eval: records}. Rubric items
+  without a check go to `judge`; a reply whose verdict failed is recorded with score None
+  and `judge_failed` (summary leaves it out and counts it)."""
   items, positions = [], []
   for name, exs in suite.items():
     for i, ex in enumerate(exs):
@@ -148,9 +175,13 @@ def evaluate(
     for i, r in zip(idx, out):
       replies[i] = r
   records: dict[str, list[dict[str, Any]]] = {name: [] for name in suite}
+  pairs = [(ex, reply) for ex, samples in zip(items, replies) for reply in samples]
+  grades = iter(score_many(pairs, honest=True, judge=judge, namespace="eval"))
+  check_judge_budget(judge, failure_budget)
   for ex, samples in zip(items, replies):
     for s, reply in enumerate(samples):
-      value, g = eval_score(ex, reply)
+      g = next(grades)
+      value = _eval_value(ex, g)
       spec = registry.EVALS.get(ex["eval"])
       records[ex["eval"]].append(
         {
@@ -167,6 +198,7 @@ def evaluate(
           "met": g.components.get("met"),
           "refusal": g.refusal,
           "components": {k_: v for k_, v in g.components.items() if k_ != "met"},
+          "judge_failed": int(g.components.get("judge_failed", 0)),
         }
       )
   return records
@@ -218,15 +250,17 @@ def read_records(out_dir: str, names: Sequence[str]) -> dict[str, list[dict]] | 
 
 
 def summary(records: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
-  """{eval: {"mean", "se", "n", "refusal_rate"}}."""
+  """{eval: {"mean", "se", "n", "refusal_rate", "failures"}}: over the graded samples; a
+  sample whose judge verdict failed (score None) is counted in `failures`, not scored."""
   out = {}
   for name, recs in records.items():
-    s = np.array([r["score"] for r in recs], float)
+    s = np.array([r["score"] for r in recs if r["score"] is not None], float)
     refusals = [r["refusal"] for r in recs if r["refusal"] is not None]
     out[name] = {
       "mean": float(s.mean()) if len(s) else float("nan"),
       "se": float(s.std(ddof=1) / np.sqrt(len(s))) if len(s) > 1 else float("nan"),
       "n": int(len(s)),
       "refusal_rate": (float(np.mean([x == "refusal" for x in refusals])) if refusals else None),
+      "failures": sum(r["score"] is None for r in recs),
     }
   return out

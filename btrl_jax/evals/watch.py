@@ -43,6 +43,16 @@ def _eval_config(
   return cfg
 
 
+def judging(cfg: ml_collections.ConfigDict) -> dict:
+  """`evaluate`'s judge arguments from `cfg.grader.judge` (no judge when base_url is "")."""
+  j = cfg.grader.judge
+  if not j.base_url:
+    return {}
+  from btrl_jax.rewards.judge import Judge
+
+  return {"judge": Judge(j.to_dict()), "failure_budget": j.failure_budget}
+
+
 def _last_step(cfg: ml_collections.ConfigDict, kind: str) -> int:
   return cfg.rl.steps if kind == "rl" else cfg.sft.steps
 
@@ -72,7 +82,13 @@ def evaluate_checkpoints(
     cfg = _eval_config(policy.cfg, override)
     target = evaluator.load_suite(cfg, names) if suite is None else suite
     records = evaluator.evaluate(
-      policy, target, cfg.eval, jax.random.key(cfg.seed), progress=progress, desc="eval"
+      policy,
+      target,
+      cfg.eval,
+      jax.random.key(cfg.seed),
+      progress=progress,
+      desc="eval",
+      **judging(cfg),
     )
     if out:
       evaluator.write_jsonl(records, out)
@@ -108,6 +124,7 @@ def evaluate_checkpoints(
           jax.random.key(cfg.seed),
           progress=progress,
           desc=f"eval step {s}",
+          **judging(cfg),
         )
         if out and not watch:
           evaluator.write_jsonl(records, out)
