@@ -14,12 +14,29 @@ exactly 64 new tokens (EOS never sampled); the load time from the GGUF file is r
 log-probs (one jitted forward of the frozen model) and one AdamW update over all 64
 sequences, with the split between the three. The reward is a cheap function of
 the tokens: the study's grader is host Python and is timed in the RL metrics.
+
+`serve` (`btrl bench serve [--checkpoint=REF]`): `btrl serve` started in a subprocess on
+127.0.0.1 (default checkpoint: SmolLM2-135M-Instruct, the named offline model), and 16 chat
+requests (the `W2_PROMPTS` cycled, temperature 1, max_tokens 64, request i seeded with i)
+sent over HTTP either at once from 16 threads or one at a time. After a warm-up (one
+concurrent wave, then one single request per prompt width: compiles excluded), each of
+`repeats` rounds times both modes; the figures are medians over the rounds: requests/s and
+completion tokens/s (from each reply's `usage`) per mode and their ratio, with the server's
+/stats deltas over the timed rounds (sampler calls, batches, sampler traces: 0 in steady
+state).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import resource
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -30,7 +47,7 @@ from flax import nnx
 from btrl_jax import config as config_lib
 from btrl_jax import parallel
 from btrl_jax.models import build, param_count
-from btrl_jax.sampling import Sampler, SamplingParams
+from btrl_jax.sampling import Sampler, SamplingParams, bucket
 from btrl_jax.workloads import W2_PROMPTS
 
 W1 = dict(prompts=8, prompt_len=64, group_size=8, new_tokens=64)
@@ -216,10 +233,229 @@ def bench_grpo(repeats: int = 5) -> dict:
   }
 
 
+# `btrl bench serve`: the default checkpoint (W2's model) and the wave of chat requests.
+SERVE = dict(checkpoint="smollm2-135m-instruct", concurrency=16, max_tokens=64)
+_SERVE_STATS = ("requests", "batches", "sampler_calls", "rows", "sampler_traces")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _log_tail(log) -> str:
+  log.seek(0)
+  return log.read().decode(errors="replace")[-3000:]
+
+
+@contextlib.contextmanager
+def _serve_subprocess(checkpoint: str, startup_timeout_s: float):
+  """`btrl serve --checkpoint=CHECKPOINT` in a subprocess on a free port of 127.0.0.1.
+
+  Yields (base URL, seconds until /health answered); the server is stopped on exit
+  (SIGTERM, then SIGKILL if it has not exited within 30 s). A server that exits or does
+  not answer within `startup_timeout_s` raises, with the tail of its output."""
+  import httpx
+
+  port = _free_port()
+  cmd = [sys.executable, "-m", "btrl_jax.cli", "serve", f"--checkpoint={checkpoint}"]
+  cmd += ["--host=127.0.0.1", f"--port={port}"]
+  with tempfile.TemporaryFile() as log:
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+      base = f"http://127.0.0.1:{port}"
+      t0 = time.perf_counter()
+      while True:
+        if proc.poll() is not None:
+          raise RuntimeError(f"btrl serve exited with code {proc.returncode}:\n{_log_tail(log)}")
+        if time.perf_counter() - t0 > startup_timeout_s:
+          raise TimeoutError(
+            f"btrl serve did not answer /health within {startup_timeout_s:g} s:\n{_log_tail(log)}"
+          )
+        try:
+          if httpx.get(base + "/health", timeout=5.0, trust_env=False).status_code == 200:
+            break
+        except httpx.HTTPError:
+          pass
+        time.sleep(0.25)
+      yield base, time.perf_counter() - t0
+    finally:
+      proc.terminate()
+      try:
+        proc.wait(timeout=30)
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def _chat_requests(n: int, max_tokens: int) -> list[dict]:
+  """n chat requests: the W2 prompts cycled, temperature 1, request i seeded with i."""
+  return [
+    {
+      "messages": [{"role": "user", "content": W2_PROMPTS[i % len(W2_PROMPTS)]}],
+      "temperature": 1.0,
+      "max_tokens": max_tokens,
+      "seed": i,
+    }
+    for i in range(n)
+  ]
+
+
+def _ask(client, body: dict) -> dict:
+  r = client.post("/v1/chat/completions", json=body)
+  if r.status_code != 200:
+    raise RuntimeError(f"btrl serve answered {r.status_code}: {r.text[:500]}")
+  reply = r.json()
+  if len(reply["choices"]) != 1:
+    raise RuntimeError(f"expected one choice, got {len(reply['choices'])}")
+  return reply
+
+
+def _contents(replies: list[dict]) -> tuple[str, ...]:
+  return tuple(r["choices"][0]["message"]["content"] for r in replies)
+
+
+def _stats(client) -> dict:
+  r = client.get("/stats")
+  r.raise_for_status()
+  return r.json()
+
+
+def _all_at_once(client, pool, bodies: list[dict], timeout_s: float) -> tuple[float, list[dict]]:
+  """Every request from its own thread, released together: (seconds from the release until
+  the last reply, the replies in request order)."""
+  released: list[float] = []
+  gate = threading.Barrier(len(bodies), action=lambda: released.append(time.perf_counter()))
+
+  def one(body):
+    gate.wait(timeout=timeout_s)
+    return _ask(client, body)
+
+  futures = [pool.submit(one, body) for body in bodies]
+  _, pending = concurrent.futures.wait(futures, timeout=timeout_s)
+  if pending:
+    raise TimeoutError(f"{len(pending)} of {len(bodies)} requests unanswered after {timeout_s:g} s")
+  replies = [f.result() for f in futures]
+  return time.perf_counter() - released[0], replies
+
+
+def _one_at_a_time(client, bodies: list[dict]) -> tuple[float, list[dict]]:
+  t0 = time.perf_counter()
+  replies = [_ask(client, body) for body in bodies]
+  return time.perf_counter() - t0, replies
+
+
+def bench_serve(
+  repeats: int = 5,
+  checkpoint: str = SERVE["checkpoint"],
+  concurrency: int = SERVE["concurrency"],
+  max_tokens: int = SERVE["max_tokens"],
+  startup_timeout_s: float = 300.0,
+  request_timeout_s: float = 300.0,
+) -> dict:
+  """Requests/s and completion tokens/s of `btrl serve` for `concurrency` chat requests sent
+  at once (one thread each) against the same requests sent one at a time.
+
+  The server runs `checkpoint` in a subprocess on 127.0.0.1; one concurrent wave, then one
+  single request per prompt-width bucket (the sampler's power of two) warm it up, so that
+  the programs either mode runs are compiled before the timing (a wave the server happens
+  to split into other batches than the warm-up's may still compile: `timed_sampler_traces`).
+  Each of `repeats` rounds times a wave, then the requests one by one; rates are medians
+  over the rounds, /stats counts are summed over them. Every request has a timeout
+  (`request_timeout_s`), and so has the server's start (`startup_timeout_s`, model load
+  included); the server is stopped whatever happens."""
+  import httpx
+
+  if repeats < 1 or concurrency < 1 or max_tokens < 1:
+    raise ValueError(
+      f"need repeats, concurrency, max_tokens >= 1: {repeats, concurrency, max_tokens}"
+    )
+  bodies = _chat_requests(concurrency, max_tokens)
+  limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+  modes = ("concurrent", "sequential")
+  with contextlib.ExitStack() as stack:
+    base, startup_s = stack.enter_context(_serve_subprocess(checkpoint, startup_timeout_s))
+    client = stack.enter_context(
+      httpx.Client(base_url=base, timeout=request_timeout_s, limits=limits, trust_env=False)
+    )
+    pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(concurrency))
+    models = client.get("/v1/models")
+    models.raise_for_status()
+    model = models.json()["data"][0]["id"]
+    t0 = time.perf_counter()
+    _, warm = _all_at_once(client, pool, bodies, request_timeout_s)
+    # One single request per prompt-width bucket: the programs the one-at-a-time mode runs.
+    first_of_width: dict[int, int] = {}
+    for i, reply in enumerate(warm):
+      first_of_width.setdefault(bucket(reply["usage"]["prompt_tokens"]), i)
+    for i in first_of_width.values():
+      _ask(client, bodies[i])
+    warmup_s = time.perf_counter() - t0
+    warm_stats = _stats(client)
+    seconds = {m: [] for m in modes}
+    tokens = {m: [] for m in modes}
+    counts = {m: dict.fromkeys(_SERVE_STATS, 0) for m in modes}
+    texts = {m: set() for m in modes}  # each mode's replies, per round
+    texts["concurrent"].add(_contents(warm))
+    for _ in range(repeats):
+      for mode in modes:
+        before = _stats(client)
+        if mode == "concurrent":
+          s, replies = _all_at_once(client, pool, bodies, request_timeout_s)
+        else:
+          s, replies = _one_at_a_time(client, bodies)
+        after = _stats(client)
+        for k in _SERVE_STATS:
+          counts[mode][k] += after[k] - before[k]
+        seconds[mode].append(s)
+        tokens[mode].append(sum(r["usage"]["completion_tokens"] for r in replies))
+        texts[mode].add(_contents(replies))
+    end_stats = _stats(client)
+  result: dict = {
+    "bench": "serve",
+    "checkpoint": checkpoint,
+    "model": model,
+    "requests": concurrency,
+    "max_tokens": max_tokens,
+    "temperature": 1.0,
+    "repeats": repeats,
+    "prompt_tokens": [r["usage"]["prompt_tokens"] for r in warm[: len(W2_PROMPTS)]],
+    "startup_s": round(startup_s, 2),
+    "warmup_s": round(warmup_s, 2),
+  }
+  wall = {m: statistics.median(seconds[m]) for m in modes}
+  rate = {m: statistics.median([t / s for t, s in zip(tokens[m], seconds[m])]) for m in modes}
+  for mode in modes:
+    result[mode] = {
+      "s": round(wall[mode], 5),
+      "requests_per_s": round(concurrency / wall[mode], 3),
+      "tokens_per_s": round(rate[mode], 1),
+      "completion_tokens": tokens[mode],  # per round
+      **counts[mode],  # the server's /stats, summed over the timed rounds
+    }
+  result["requests_per_s_ratio"] = round(wall["sequential"] / wall["concurrent"], 3)
+  result["tokens_per_s_ratio"] = round(rate["concurrent"] / rate["sequential"], 3)
+  # Programs compiled by the warm-up, and how many the timed rounds added (0: none).
+  result["sampler_traces"] = warm_stats["sampler_traces"]
+  result["timed_sampler_traces"] = end_stats["sampler_traces"] - warm_stats["sampler_traces"]
+  # Each request is seeded: a mode gives the same replies every round, and the other mode
+  # the same ones too, up to float rounding (other batch shapes: padding, rows, compaction).
+  result["same_replies_each_round"] = all(len(t) == 1 for t in texts.values())
+  conc, seq = (sorted(texts[m])[0] for m in modes)
+  result["replies_differing_between_modes"] = sum(a != b for a, b in zip(conc, seq))
+  return result
+
+
 def bench_memory(repeats: int = 1) -> dict:
   from btrl_jax import capacity
 
   return capacity.bench_memory(repeats)
 
 
-BENCHES = {"sample": bench_sample, "grpo": bench_grpo, "memory": bench_memory}
+BENCHES = {
+  "sample": bench_sample,
+  "grpo": bench_grpo,
+  "serve": bench_serve,
+  "memory": bench_memory,
+}

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -177,6 +178,8 @@ def evaluate(
   records: dict[str, list[dict[str, Any]]] = {name: [] for name in suite}
   pairs = [(ex, reply) for ex, samples in zip(items, replies) for reply in samples]
   grades = iter(score_many(pairs, honest=True, judge=judge, namespace="eval"))
+  if judge is not None and parallel.is_lead():
+    print(judge.summary(), file=sys.stderr)
   check_judge_budget(judge, failure_budget)
   for ex, samples in zip(items, replies):
     for s, reply in enumerate(samples):

@@ -122,7 +122,7 @@ class Judge:
     key = os.environ.get(cfg["api_key_env"], "") if cfg["api_key_env"] else ""
     self.headers = {"Authorization": f"Bearer {key}"} if key else {}
     self.stats: dict[str, Any] = dict(
-      items=0, calls=0, retries=0, cache_hits=0, failures=0, failure_kinds={},
+      items=0, calls=0, responses=0, retries=0, cache_hits=0, failures=0, failure_kinds={},
       latency_s=0.0, prompt_tokens=0, completion_tokens=0,
     )  # fmt: skip
     self._db = None
@@ -138,6 +138,18 @@ class Judge:
         "explanation TEXT, PRIMARY KEY (namespace, key))"
       )
       self._db.commit()
+
+  def summary(self) -> str:
+    """One line of accounting: items, requests, retries, cache hits, failures, latency."""
+    s = self.stats
+    per_call = s["latency_s"] / max(s["responses"], 1)
+    kinds = f" {s['failure_kinds']}" if s["failure_kinds"] else ""
+    return (
+      f"judge {self.cfg['model'] or '?'} at {self.url}: {s['items']} items, {s['cache_hits']} "
+      f"cache hits, {s['calls']} requests ({s['retries']} retries), {s['failures']} failures"
+      f"{kinds}, {per_call:.2f} s mean response latency, {s['prompt_tokens']} prompt / "
+      f"{s['completion_tokens']} completion tokens"
+    )
 
   def close(self) -> None:
     if self._db is not None:
@@ -245,6 +257,7 @@ class Judge:
         error = "connection"
       else:
         self.stats["latency_s"] += time.perf_counter() - t0
+        self.stats["responses"] += 1
         if r.status_code == 200:
           verdict = self._read(r)
           if verdict is not None:

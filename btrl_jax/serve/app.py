@@ -27,6 +27,7 @@ from btrl_jax.serve.engine import MAX_TOP_LOGPROBS, Completion, Engine
 
 MAX_N = 64
 MAX_NEW_TOKENS = 4096
+MAX_STOPS = 16  # OpenAI allows 4; lm-eval's local-completions sends a task's `until` and more
 
 
 class RequestError(ValueError):
@@ -63,8 +64,8 @@ def _stops(value: Any) -> list[str]:
   stops = [value] if isinstance(value, str) else value
   if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
     raise RequestError("stop must be a non-empty string or a list of them", "stop")
-  if len(stops) > 4:
-    raise RequestError("at most 4 stop sequences", "stop")
+  if len(stops) > MAX_STOPS:
+    raise RequestError(f"at most {MAX_STOPS} stop sequences", "stop")
   return stops
 
 
