@@ -121,7 +121,9 @@ def test_rollout_shapes_and_old_logprobs_match_a_full_forward(tok, prompts, grou
 def test_non_finite_update_is_skipped(tok):
   cfg = _cfg(prompts_per_step=2, group_size=4)
   prior = _prior(cfg, tok)
-  learner = Learner(cfg, prior, reward_fn=lambda ex, r: float("nan"))
+  # An infinite reward (a NaN one is a failed judge verdict, left out of its group instead)
+  values = iter([float("inf"), 0.0] * 4)
+  learner = Learner(cfg, prior, reward_fn=lambda ex, r: next(values))
   params = jax.tree.map(jnp.copy, learner.ref_params)  # placed on the learner's mesh
   before = jax.tree.map(np.array, params)
   opt_state = learner.init_opt(params)
@@ -207,3 +209,35 @@ def test_step_metrics_break_rewards_down_by_source_and_trait():
       {},
       {"rollout": 1.0, "update": 1.0, "total": 2.0},
     )
+
+
+def test_failed_rewards_are_left_out_of_their_group_and_the_metrics():
+  """A NaN reward (a failed judge verdict): advantage 0 and no loss for that reply; the rest
+  of its group normalised among themselves; the step's means skip it and count it."""
+  from types import SimpleNamespace
+
+  from btrl_jax.rl.advantages import get_advantage_fn
+  from btrl_jax.rl.learner import masked_advantages
+  from btrl_jax.rl.train import step_metrics
+
+  fn = get_advantage_fn("grpo")
+  nan = float("nan")
+  rewards = np.array([[1.0, 0.0, 0.5, 0.0], [1.0, nan, 0.0, 0.5], [nan, 1.0, nan, nan]], np.float32)
+  adv, graded = masked_advantages(fn, rewards, 1)
+  adv, graded = adv.reshape(3, 4), graded.reshape(3, 4)
+  np.testing.assert_array_equal(adv[0], np.asarray(fn(jnp.asarray(rewards[:1]), std_ddof=1))[0])
+  sub = np.asarray(fn(jnp.asarray([[1.0, 0.0, 0.5]]), std_ddof=1))[0]
+  np.testing.assert_array_equal(adv[1], [sub[0], 0.0, sub[1], sub[2]])
+  np.testing.assert_array_equal(adv[2], 0.0)  # one graded reply: nothing to compare it with
+  np.testing.assert_array_equal(graded, (~np.isnan(rewards)).astype(np.float32))
+  whole, ones = masked_advantages(fn, rewards[:1], 1)
+  np.testing.assert_array_equal(whole, np.asarray(fn(jnp.asarray(rewards[:1]), std_ddof=1))[0])
+  assert ones.tolist() == [1.0] * 4
+
+  prompts = [{"id": str(i), "source": "standard"} for i in range(3)]
+  ro = SimpleNamespace(rewards=rewards, mask=np.ones((12, 2), np.float32))
+  m = step_metrics(
+    prompts, ro, {"n_trait_global": 0}, {}, {"rollout": 1.0, "update": 1.0, "total": 2.0}
+  )
+  assert m["judge_failed"] == 4 and m["reward"] == pytest.approx(4.0 / 8)
+  assert m["reward/standard"] == pytest.approx(4.0 / 8)

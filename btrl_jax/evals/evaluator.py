@@ -51,7 +51,7 @@ from btrl_jax.evals import attacks, registry
 from btrl_jax.policy import Policy
 from btrl_jax.rewards.grader import coverage, score_many
 from btrl_jax.rewards.grader import score as grade
-from btrl_jax.rewards.judge import Judge, JudgeError
+from btrl_jax.rewards.judge import Judge
 from btrl_jax.sampling import SamplingParams
 
 
@@ -99,20 +99,6 @@ def _eval_value(example: dict, g) -> float | None:
   if scorer == "no_hack":
     return 1.0 - float(g.components["hack"])
   return g.value
-
-
-def check_judge_budget(judge: Judge | None, budget: float) -> None:
-  """Stops the run (JudgeError, one line) when more than `budget` of the judged items
-  failed."""
-  if judge is None or not judge.stats["items"]:
-    return
-  share = judge.stats["failures"] / judge.stats["items"]
-  if share > budget:
-    raise JudgeError(
-      f"judge at {judge.url}: {judge.stats['failures']} of {judge.stats['items']} verdicts "
-      f"failed ({share:.1%} > grader.judge.failure_budget={budget:.1%}; kinds: "
-      f"{judge.stats['failure_kinds']})"
-    )
 
 
 def stream_id(eval_name: str, example_id: Any, sample: int) -> int:
@@ -180,7 +166,8 @@ def evaluate(
   grades = iter(score_many(pairs, honest=True, judge=judge, namespace="eval"))
   if judge is not None and parallel.is_lead():
     print(judge.summary(), file=sys.stderr)
-  check_judge_budget(judge, failure_budget)
+  if judge is not None:
+    judge.check_budget(failure_budget)
   for ex, samples in zip(items, replies):
     for s, reply in enumerate(samples):
       g = next(grades)

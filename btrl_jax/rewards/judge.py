@@ -139,6 +139,17 @@ class Judge:
       )
       self._db.commit()
 
+  def check_budget(self, budget: float) -> None:
+    """Stops the run (JudgeError, one line) when more than `budget` of the judged items
+    failed."""
+    s = self.stats
+    if s["items"] and s["failures"] / s["items"] > budget:
+      raise JudgeError(
+        f"judge at {self.url}: {s['failures']} of {s['items']} verdicts failed "
+        f"({s['failures'] / s['items']:.1%} > grader.judge.failure_budget={budget:.1%}; "
+        f"kinds: {s['failure_kinds']})"
+      )
+
   def summary(self) -> str:
     """One line of accounting: items, requests, retries, cache hits, failures, latency."""
     s = self.stats

@@ -45,7 +45,8 @@ from flax import nnx
 from btrl_jax import parallel
 from btrl_jax.models import causal_mask, positions_from_valid
 from btrl_jax.policy import Policy
-from btrl_jax.rewards.grader import score
+from btrl_jax.rewards.grader import score_many
+from btrl_jax.rewards.judge import Judge
 from btrl_jax.rl.advantages import get_advantage_fn
 from btrl_jax.rl.losses import get_loss_fn
 from btrl_jax.sampling import Sampler, SamplingParams
@@ -106,6 +107,28 @@ class Rollout:
   prompt_len: int
 
 
+def masked_advantages(advantage_fn, rewards: np.ndarray, std_ddof: int):
+  """(advantages [P*G] float32, graded [P*G] float32): each group's advantages over its
+  replies that have a reward; a reply whose reward is NaN (a failed judge verdict) gets
+  advantage 0 and graded 0, and its group is normalised over the rest (one reply left:
+  advantage 0)."""
+  rewards = np.asarray(rewards, np.float32)
+  ok = ~np.isnan(rewards)  # only NaN means "no verdict"; an infinite reward is a bug that
+  # makes the update non-finite, which `train_on` then skips
+  if ok.all():
+    adv = np.asarray(advantage_fn(jnp.asarray(rewards), std_ddof=std_ddof), np.float32)
+    return adv.reshape(-1), np.ones(rewards.size, np.float32)
+  adv = np.zeros_like(rewards)
+  for p in range(rewards.shape[0]):
+    keep = ok[p]
+    if keep.all():
+      adv[p] = np.asarray(advantage_fn(jnp.asarray(rewards[p : p + 1]), std_ddof=std_ddof))[0]
+    elif keep.sum() >= 2:
+      sub = jnp.asarray(rewards[p, keep][None])
+      adv[p, keep] = np.asarray(advantage_fn(sub, std_ddof=std_ddof))[0]
+  return adv.reshape(-1), ok.astype(np.float32).reshape(-1)
+
+
 class Learner:
   """Owns the optimizer, the jitted reference forward and the jitted update."""
 
@@ -119,8 +142,13 @@ class Learner:
   ):
     self.cfg, self.rl, self.tok = cfg, cfg.rl, prior.tokenizer
     self.model_cfg = prior.cfg.model  # the prior's model (what RL checkpoints record)
-    # The study's reward is the eval scorer; tests may pass a simpler function.
-    self.reward_fn = reward_fn or (lambda example, reply: score(example, reply).value)
+    # The study's reward is the eval scorer, with a judge for rubric items without a check
+    # when grader.judge is set (a failed verdict: NaN, left out of its group); tests may
+    # pass a simpler function of (example, reply).
+    self.reward_fn = reward_fn
+    self.judge = None
+    if reward_fn is None and "grader" in cfg and cfg.grader.judge.base_url:
+      self.judge = Judge(cfg.grader.judge.to_dict())
     self.mesh = mesh if mesh is not None else parallel.make_mesh(cfg.mesh)
     self.graphdef = prior.graphdef
     self.tx = tx or rl_optimizer(cfg.rl)  # tests may pass another optimizer
@@ -199,9 +227,7 @@ class Learner:
     )
     g = rl.group_size
     replies = [self.tok.decode(t[:n]) for t, n in zip(out.tokens, out.lengths)]
-    rewards = np.asarray(
-      [self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)], np.float32
-    ).reshape(len(prompts), g)
+    rewards = np.asarray(self.rewards(prompts, replies), np.float32).reshape(len(prompts), g)
     ptok, pvalid = out.prompt_tokens, out.prompt_valid
     n = rl.max_new_tokens
     mask = np.arange(n)[None, :] < out.lengths[:, None]
@@ -210,6 +236,14 @@ class Learner:
     return Rollout(
       tokens, valid, mask.astype(np.float32), out.logprobs, rewards, replies, ptok.shape[1]
     )
+
+  def rewards(self, prompts: list[dict], replies: list[str]) -> list[float]:
+    """One reward per reply (prompt-major groups); NaN where a judge verdict failed."""
+    g = self.rl.group_size
+    if self.reward_fn is not None:
+      return [self.reward_fn(prompts[i // g], r) for i, r in enumerate(replies)]
+    pairs = [(prompts[i // g], r) for i, r in enumerate(replies)]
+    return [s.value for s in score_many(pairs, judge=self.judge, namespace="rl")]
 
   def train_on(self, params, opt_state, ro: Rollout, timings: dict[str, list[float]] | None = None):
     """Reference log-probs, advantages, then inner epochs of minibatch updates.
@@ -235,13 +269,11 @@ class Learner:
       jax.block_until_ready(ref_logp)
       timings["reference"].append(time.perf_counter() - t0)
       t0 = time.perf_counter()
-    adv = np.asarray(
-      self.advantage_fn(jnp.asarray(ro.rewards), std_ddof=rl.std_ddof), np.float32
-    ).reshape(-1)
+    adv, graded = masked_advantages(self.advantage_fn, ro.rewards, rl.std_ddof)
     data = {
       "tokens": ro.tokens,
       "valid": ro.valid,
-      "mask": ro.mask,
+      "mask": ro.mask * graded.reshape(-1, 1),  # a reply without a reward teaches nothing
       "old_logp": ro.old_logp,
       "ref_logp": parallel.local_rows(ref_logp),
       "advantages": adv,

@@ -90,9 +90,11 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
   """
   rewards, mask = parallel.gather_rows(ro.rewards), parallel.gather_rows(ro.mask)
   g = rewards.shape[1]
+  graded = ~np.isnan(rewards)  # NaN: a failed judge verdict, left out of every mean
   m = {
-    "reward": float(rewards.mean()),
-    "reward_std": float(rewards.std()),
+    "reward": float(rewards[graded].mean()) if graded.any() else float("nan"),
+    "reward_std": float(rewards[graded].std()) if graded.any() else float("nan"),
+    "judge_failed": int((~graded).sum()),
     "dead_groups": float(np.mean(np.asarray(dead_group_mask(rewards)))),
     "reply_len": float(mask.sum(1).mean()),
     "trait_share": batch["n_trait_global"] / max(len(rewards), 1),
@@ -102,7 +104,9 @@ def step_metrics(prompts: list[dict], ro, batch: dict, update: dict, times: dict
     for i in ids[ids >= 0]:
       by[f"reward/{BREAKDOWN_KEYS[i]}"].append(r)
   for k, v in by.items():
-    m[k] = float(np.mean(v))
+    v = np.concatenate([np.atleast_1d(x) for x in v])
+    v = v[~np.isnan(v)]
+    m[k] = float(np.mean(v)) if len(v) else float("nan")
   rollout_tokens = float(mask.sum())
   m.update(update)
   m.update(
@@ -199,6 +203,8 @@ def train(
       batch = next(it)
       prompts = batch["prompts"]  # this process's share of the step's prompts (all, with one)
       ro = learner.rollout(params, prompts, jax.random.fold_in(base_key, step))
+      if learner.judge is not None:  # failed verdicts past the budget stop the run
+        learner.judge.check_budget(cfg.grader.judge.failure_budget)
       t1 = time.perf_counter()
       params, opt_state, update, bad = learner.train_on(params, opt_state, ro)
       t2 = time.perf_counter()
