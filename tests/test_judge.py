@@ -259,3 +259,50 @@ def test_failed_verdicts_are_never_scored_and_spend_the_budget(judge_ckpt, proxy
   lines = r.stderr.strip().splitlines()
   assert lines[-1].startswith("btrl: error: judge at ") and "3 of 3 verdicts failed" in lines[-1]
   assert "Traceback" not in r.stderr
+
+
+def _rl_learner(judge_ckpt, judge_url):
+  from btrl_jax import config
+  from btrl_jax.policy import load_policy
+  from btrl_jax.rl.learner import Learner
+
+  cfg = config.base_config()
+  cfg.rl.update(group_size=2, prompts_per_step=2, max_new_tokens=8)
+  cfg.mesh.update(data=1, fsdp=1, tensor=1)
+  cfg.grader.judge.update(_judge_cfg(judge_url, max_retries=1))
+  prior = load_policy(judge_ckpt)
+  return Learner(cfg, prior)
+
+
+RL_PROMPTS = [
+  {"id": f"rl{i}", "source": "standard", "messages": [{"role": "user", "content": q}],
+   "rubric": [{"criterion": f"The reply mentions {w}.", "points": 2, "tags": []}]}
+  for i, (q, w) in enumerate([("Any advice?", "rest"), ("Tell me something.", "sea")])
+]  # fmt: skip
+
+
+def test_rl_rewards_come_from_the_judge_and_failed_ones_teach_nothing(judge_ckpt, server, proxy):
+  """RL prompts whose rubric only a judge can grade: rewards are the judge's verdicts (one
+  request per reply); with a judge that always fails every reward is NaN, no reply gets an
+  advantage, and the update leaves the weights as they were."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  learner = _rl_learner(judge_ckpt, server + "/v1")
+  params = jax.tree.map(jnp.copy, learner.ref_params)
+  ro = learner.rollout(params, RL_PROMPTS, jax.random.key(0))
+  assert np.isin(ro.rewards, [0.0, 1.0]).all() and learner.judge.stats["items"] == 4
+  assert learner.judge.stats["failures"] == 0
+
+  url, _ = proxy("500", repeat=True)
+  learner = _rl_learner(judge_ckpt, url)
+  params = jax.tree.map(jnp.copy, learner.ref_params)
+  before = jax.tree.map(np.array, params)
+  ro = learner.rollout(params, RL_PROMPTS, jax.random.key(0))
+  assert np.isnan(ro.rewards).all() and learner.judge.stats["failures"] == 4
+  params, _, metrics, bad = learner.train_on(params, learner.init_opt(params), ro)
+  assert bad == 0
+  jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, params), before)
+  with pytest.raises(judge_lib.JudgeError, match="4 of 4 verdicts failed"):
+    learner.judge.check_budget(0.05)

@@ -213,6 +213,15 @@ def train(
       m = step_metrics(
         prompts, ro, batch, update, {"rollout": t1 - t0, "update": t2 - t1, "total": t2 - t0}
       )
+      if learner.judge is not None:  # cumulative judge accounting, per step in metrics.jsonl
+        js = learner.judge.stats
+        m.update(
+          {f"judge/{k}": js[k] for k in ("items", "calls", "retries", "cache_hits", "failures")},
+          **{
+            "judge/latency_s": js["latency_s"],
+            "judge/completion_tokens": js["completion_tokens"],
+          },
+        )
       totals["skipped_updates"] += bad
       totals["rollout_tokens"] += m["rollout_tokens"]
       totals["trained_tokens"] += 0.0 if bad else m["rollout_tokens"] * rl.inner_epochs
