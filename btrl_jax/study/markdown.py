@@ -33,6 +33,23 @@ def _world_line(base_model: str) -> str:
   )
 
 
+def _judge_lines(per_seed) -> list[str]:
+  """The judge's accounting over the study's evals, when a judge graded any item."""
+  if not per_seed:
+    return []
+  tot = {k: sum((s or {}).get(k, 0) for s in per_seed) for k in
+         ("items", "cache_hits", "calls", "retries", "failures", "responses", "latency_s",
+          "prompt_tokens", "completion_tokens")}  # fmt: skip
+  latency = tot["latency_s"] / max(tot["responses"], 1)
+  return [
+    "",
+    f"Judge (grader.judge, evals of every seed): {tot['items']} rubric items judged, "
+    f"{tot['cache_hits']} from the cache, {tot['calls']} requests ({tot['retries']} retries), "
+    f"{tot['failures']} failures (left out of every mean), {latency:.2f} s mean latency, "
+    f"{tot['prompt_tokens']} prompt / {tot['completion_tokens']} completion tokens.",
+  ]
+
+
 def markdown(report: dict) -> str:
   """report.md: the paper's headline tables, ours beside the paper's numbers."""
   paper = report["paper"]
@@ -45,6 +62,7 @@ def markdown(report: dict) -> str:
     f"wall time of all stages {report['study_seconds']:.0f} s ("
     + ", ".join(f"{k} {v:.0f} s" for k, v in report["stage_seconds"].items())
     + f"; this invocation {report['runtime_s']:.0f} s).",
+    *_judge_lines(report.get("judge")),
     "",
     "## Findings",
     "",

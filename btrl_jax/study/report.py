@@ -270,6 +270,8 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   report: dict[str, Any] = {
     "models": models,
     "base_model": cfg.model.checkpoint,  # "" = the embedded model trained from scratch
+    # The judge's accounting per seed (evals; the arms' is in their metrics.jsonl), or None.
+    "judge": [r.get("judge") for r in runs] if any(r.get("judge") for r in runs) else None,
     "seeds": len(runs),
     "paper": PAPER,
     "preregistration": prereg,

@@ -52,6 +52,7 @@ from btrl_jax import parallel
 from btrl_jax.data import build as data_build
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.evals import attacks, constant, evaluator, registry
+from btrl_jax.evals.watch import judging
 from btrl_jax.policy import Policy, load_policy
 from btrl_jax.rl import sft
 from btrl_jax.rl import train as rl_train
@@ -177,6 +178,7 @@ def _eval_models(
   h: str,
   prog: Progress,
   *,
+  judge: dict | None = None,
   persona: str | None = None,
   tag: str = "",
 ) -> dict[str, dict]:
@@ -202,6 +204,7 @@ def _eval_models(
         jax.random.key(cfg.seed),
         persona=persona,
         desc=label,
+        **(judge or {}),
       )
       evaluator.write_records(new, out_dir)
       records.update(new)
@@ -258,6 +261,7 @@ def run_one(
   mesh = parallel.make_mesh(cfg.mesh)
   prior = load_policy(os.path.join(prior_dir, "checkpoints"), mesh)
 
+  judge = judging(cfg)  # grader.judge: rubric items without a check (real eval files)
   t = prog.start("arms", f" ({', '.join(arms)}; {cfg.rl.steps} steps each)")
   h = stage_hash(cfg, "arms")
   learner = None
@@ -292,7 +296,7 @@ def run_one(
   )
   pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
   suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
-  clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog)
+  clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog, judge=judge)
   prog.finish("evals", t)
   # The trivial-policy baseline: each eval's best fixed reply (a few seconds, so recomputed
   # rather than stamped; evals/constant.py).
@@ -311,7 +315,9 @@ def run_one(
     attacked = {m: p for m, p in params.items() if m in PERSONA_MODELS}
     for persona in attacks.PERSONAS:
       persona_records.update(
-        _eval_models(prior, attacked, health_suite, cfg, workdir, stamps, h, prog, persona=persona)
+        _eval_models(
+          prior, attacked, health_suite, cfg, workdir, stamps, h, prog, judge=judge, persona=persona
+        )
       )
     prog.finish("persona", t)
 
@@ -337,7 +343,16 @@ def run_one(
       for dose, p in ft.ladder(params[m]):
         if dose:
           harmful_records[m][dose] = _eval_models(
-            prior, {m: p}, harm_suite, cfg, workdir, stamps, h, prog, tag=f"@harmful{dose}"
+            prior,
+            {m: p},
+            harm_suite,
+            cfg,
+            workdir,
+            stamps,
+            h,
+            prog,
+            judge=judge,
+            tag=f"@harmful{dose}",
           )[f"{m}@harmful{dose}"]
     else:
       for dose in harmful_lib.doses_of(cfg):
@@ -356,6 +371,7 @@ def run_one(
     "workdir": workdir,
     "data_dir": data_dir,
     "stage_seconds": dict(stamps.state.get("seconds", {})),
+    "judge": dict(judge["judge"].stats) if judge else None,
     "metrics": {
       a: _read_jsonl(os.path.join(rl_train.arm_dir(workdir, a), "metrics.jsonl")) for a in arms
     },
