@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/btrl sft --config=configs/sft.py --workdir=runs/demo
 	$(BIN)/btrl sample --checkpoint=runs/demo/sft/checkpoints --prompt="reverse: lemon copper falcon"
 
-# The default test tier (what CI runs): 7-13 minutes on a 2-core CPU (7:41 for 557 tests from a clean clone on 2026-12-02 with TraitWorld 2, 12:22 on a busy day).
+# The default test tier (what CI runs): 10-14 minutes on a 2-core CPU (11:33 for 642 tests from a clean clone on 2026-12-02 night, with the server and judge tests).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 

@@ -31,11 +31,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import resource
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +44,7 @@ from btrl_jax import config as config_lib
 from btrl_jax import parallel
 from btrl_jax.models import build, param_count
 from btrl_jax.sampling import Sampler, SamplingParams, bucket
+from btrl_jax.serve.launch import serve_subprocess
 from btrl_jax.workloads import W2_PROMPTS
 
 W1 = dict(prompts=8, prompt_len=64, group_size=8, new_tokens=64)
@@ -238,57 +235,6 @@ SERVE = dict(checkpoint="smollm2-135m-instruct", concurrency=16, max_tokens=64)
 _SERVE_STATS = ("requests", "batches", "sampler_calls", "rows", "sampler_traces")
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
-def _log_tail(log) -> str:
-  log.seek(0)
-  return log.read().decode(errors="replace")[-3000:]
-
-
-@contextlib.contextmanager
-def _serve_subprocess(checkpoint: str, startup_timeout_s: float):
-  """`btrl serve --checkpoint=CHECKPOINT` in a subprocess on a free port of 127.0.0.1.
-
-  Yields (base URL, seconds until /health answered); the server is stopped on exit
-  (SIGTERM, then SIGKILL if it has not exited within 30 s). A server that exits or does
-  not answer within `startup_timeout_s` raises, with the tail of its output."""
-  import httpx
-
-  port = _free_port()
-  cmd = [sys.executable, "-m", "btrl_jax.cli", "serve", f"--checkpoint={checkpoint}"]
-  cmd += ["--host=127.0.0.1", f"--port={port}"]
-  with tempfile.TemporaryFile() as log:
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-      base = f"http://127.0.0.1:{port}"
-      t0 = time.perf_counter()
-      while True:
-        if proc.poll() is not None:
-          raise RuntimeError(f"btrl serve exited with code {proc.returncode}:\n{_log_tail(log)}")
-        if time.perf_counter() - t0 > startup_timeout_s:
-          raise TimeoutError(
-            f"btrl serve did not answer /health within {startup_timeout_s:g} s:\n{_log_tail(log)}"
-          )
-        try:
-          if httpx.get(base + "/health", timeout=5.0, trust_env=False).status_code == 200:
-            break
-        except httpx.HTTPError:
-          pass
-        time.sleep(0.25)
-      yield base, time.perf_counter() - t0
-    finally:
-      proc.terminate()
-      try:
-        proc.wait(timeout=30)
-      except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
 def _chat_requests(n: int, max_tokens: int) -> list[dict]:
   """n chat requests: the W2 prompts cycled, temperature 1, request i seeded with i."""
   return [
@@ -375,7 +321,7 @@ def bench_serve(
   limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
   modes = ("concurrent", "sequential")
   with contextlib.ExitStack() as stack:
-    base, startup_s = stack.enter_context(_serve_subprocess(checkpoint, startup_timeout_s))
+    base, startup_s = stack.enter_context(serve_subprocess(checkpoint, startup_timeout_s))
     client = stack.enter_context(
       httpx.Client(base_url=base, timeout=request_timeout_s, limits=limits, trust_env=False)
     )

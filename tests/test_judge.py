@@ -6,7 +6,6 @@ What the tiny judge decides is not the point; the protocol and the accounting ar
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ import urllib.request
 import pytest
 
 from btrl_jax.rewards import judge as judge_lib
+from btrl_jax.serve.launch import free_port, serve_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 ENV = dict(os.environ, BTRL_CPU_DEVICES="1")
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 def _get(url):
@@ -76,20 +70,8 @@ def judge_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(judge_ckpt):
-  port = _free_port()
-  proc = subprocess.Popen(
-    [sys.executable, "-m", "btrl_jax.cli", "serve", f"--checkpoint={judge_ckpt}",
-     f"--port={port}", "--model_name=tiny-judge"],
-    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-  )  # fmt: skip
-  base = f"http://127.0.0.1:{port}"
-  _wait_up(proc, base + "/health")
-  yield base
-  proc.terminate()
-  try:
-    proc.wait(timeout=30)
-  except subprocess.TimeoutExpired:
-    proc.kill()
+  with serve_subprocess(judge_ckpt, model_name="tiny-judge", env=ENV) as (base, _):
+    yield base
 
 
 @pytest.fixture
@@ -98,7 +80,7 @@ def proxy(server, tmp_path):
   procs = []
 
   def start(plan, repeat=False, delay=3.0, retry_after=1.0):
-    port, log = _free_port(), tmp_path / f"proxy{len(procs)}.log"
+    port, log = free_port(), tmp_path / f"proxy{len(procs)}.log"
     cmd = [sys.executable, os.path.join(TESTS, "fault_proxy.py"), f"--port={port}",
            f"--upstream={server}/v1", f"--plan={plan}", f"--log={log}", f"--delay={delay}",
            f"--retry-after={retry_after}", "--lifetime=600"] + (["--repeat"] if repeat else [])  # fmt: skip

@@ -4,10 +4,6 @@ queried over HTTP with the official `openai` client (nothing mocked in-process).
 import concurrent.futures
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -17,14 +13,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from btrl_jax.serve.launch import serve_subprocess
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = "smollm2-135m-instruct"
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 def _get(url: str) -> dict:
@@ -45,30 +37,8 @@ def _post(url: str, body) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def server():
   """`btrl serve --checkpoint=smollm2-135m-instruct` on a free port; stopped at the end."""
-  port = _free_port()
-  proc = subprocess.Popen(
-    [sys.executable, "-m", "btrl_jax.cli", "serve", f"--checkpoint={MODEL}", f"--port={port}"],
-    cwd=ROOT,
-    stdout=subprocess.PIPE,
-    stderr=subprocess.PIPE,
-    text=True,
-  )
-  base = f"http://127.0.0.1:{port}"
-  t0 = time.time()
-  while True:
-    assert proc.poll() is None, proc.stderr.read()[-2000:]
-    assert time.time() - t0 < 300, "server did not come up"
-    try:
-      if _get(base + "/health")["status"] == "ok":
-        break
-    except OSError:
-      time.sleep(0.5)
-  yield base
-  proc.terminate()
-  try:
-    proc.wait(timeout=30)
-  except subprocess.TimeoutExpired:
-    proc.kill()
+  with serve_subprocess(MODEL) as (base, _):
+    yield base
 
 
 @pytest.fixture(scope="module")
