@@ -139,10 +139,13 @@ def bench_sample(repeats: int = 5, workload: str = "W1") -> dict:
   return result
 
 
-def bench_grpo(repeats: int = 5) -> dict:
-  """Seconds per GRPO step on W1: rollout + reference log-probs + one AdamW update (64 rows).
+def bench_grpo(repeats: int = 5, workload: str = "W1") -> dict:
+  """Seconds per GRPO step: rollout + reference log-probs + one AdamW update (64 rows).
 
-  The learner's reference forward and update run each prompt once per group of 8 samples
+  W1: the 5M decoder of random init, 8 random prompts of 64 tokens. W2: SmolLM2-135M-Instruct
+  from its GGUF, the 8 chat prompts of `W2_PROMPTS` through its chat template, float32.
+  Both: 8 samples per prompt, exactly 64 new tokens at T=1 (EOS never sampled). The
+  learner's reference forward and update run each prompt once per group of 8 samples
   (`Transformer.shared_prompt_hidden`), as in `btrl train`.
   """
   import jax.numpy as jnp
@@ -151,8 +154,9 @@ def bench_grpo(repeats: int = 5) -> dict:
   from btrl_jax.rl.learner import Learner, Rollout
   from btrl_jax.tokenizer import Tokenizer
 
+  if workload not in ("W1", "W2"):
+    raise ValueError(f"unknown workload {workload!r} (have: W1, W2)")
   cfg = config_lib.base_config()
-  cfg.model = config_lib.model_config()
   cfg.mesh.update(W1_MESH)
   cfg.rl.update(
     prompts_per_step=W1["prompts"],
@@ -165,15 +169,25 @@ def bench_grpo(repeats: int = 5) -> dict:
     inner_epochs=1,
     minibatches=1,
   )
-  graphdef, params = nnx.split(build(cfg.model, seed=0))
-  # The tokenizer is only needed for text; W1 feeds token ids and never samples EOS.
-  tok = Tokenizer.train(["w1 benchmark"] * 8, 280)
+  extra: dict = {}
+  if workload == "W1":
+    cfg.model = config_lib.model_config()
+    graphdef, params = nnx.split(build(cfg.model, seed=0))
+    # The tokenizer is only needed for text; W1 feeds token ids and never samples EOS.
+    tok = Tokenizer.train(["w1 benchmark"] * 8, 280)
+    rng = np.random.default_rng(0)
+    prompts = [
+      list(rng.integers(4, cfg.model.vocab_size, size=W1["prompt_len"]))
+      for _ in range(W1["prompts"])
+    ]
+  else:
+    imported, load_s = _w2_model(parallel.make_mesh(W1_MESH))
+    cfg.model = imported.model
+    graphdef, params, tok = imported.graphdef, imported.params, imported.tokenizer
+    prompts = [tok.encode_prompt([{"role": "user", "content": p}]).tolist() for p in W2_PROMPTS]
+    extra = {"load_s": round(load_s, 2), "prompt_tokens": [len(p) for p in prompts]}
   learner = Learner(cfg, Policy(cfg, tok, graphdef, params, 0))
   learner.sampler = Sampler(graphdef, eos_id=-1, mesh=learner.mesh)
-  rng = np.random.default_rng(0)
-  prompts = [
-    list(rng.integers(4, cfg.model.vocab_size, size=W1["prompt_len"])) for _ in range(W1["prompts"])
-  ]
   ptok, pvalid = (x[: len(prompts)] for x in learner.sampler.prompt_block(prompts))
   g, n = W1["group_size"], W1["new_tokens"]
   policy = jax.tree.map(jnp.copy, learner.ref_params)  # sharded like the learner's state
@@ -212,7 +226,8 @@ def bench_grpo(repeats: int = 5) -> dict:
   med = {k: statistics.median(v) for k, v in timings.items()}
   return {
     "bench": "grpo",
-    "workload": "W1",
+    "workload": workload,
+    **extra,
     "params": param_count(nnx.merge(graphdef, params)),
     "sequences": len(prompts) * g,
     "new_tokens": n,

@@ -97,7 +97,9 @@ flags.DEFINE_string(
   "model_name", None, "`btrl serve`: the model id clients name (default: the checkpoint's name)."
 )
 flags.DEFINE_integer("repeats", 5, "Timed repetitions for `btrl bench`.")
-flags.DEFINE_enum("workload", "W1", ["W1", "W2"], "`btrl bench sample`: BENCHMARKS.md's workload.")
+flags.DEFINE_enum(
+  "workload", "W1", ["W1", "W2"], "`btrl bench sample` / `grpo`: BENCHMARKS.md's workload."
+)
 flags.DEFINE_string(
   "evals",
   None,
@@ -451,7 +453,7 @@ def cmd_bench(args: list[str]) -> None:
     print(json.dumps(result))
     print(capacity.format_table(result["rows"]), file=sys.stderr)
     return
-  kwargs = {"workload": FLAGS.workload} if args[2] == "sample" else {}
+  kwargs = {"workload": FLAGS.workload} if args[2] in ("sample", "grpo") else {}
   if args[2] == "serve" and FLAGS.checkpoint:  # default: the named SmolLM2-135M-Instruct
     kwargs["checkpoint"] = FLAGS.checkpoint
   print(json.dumps(BENCHES[args[2]](repeats=FLAGS.repeats, **kwargs)))

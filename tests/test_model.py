@@ -370,3 +370,21 @@ def test_remat_gives_the_same_loss_and_gradients():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
   marks = ("checkpoint", "remat")
   assert any(m in remat_text for m in marks) and not any(m in plain_text for m in marks)
+
+
+def test_a_remat_model_samples_as_the_plain_one():
+  """model.remat applies to cache-free forwards only: the sampler's cached decode runs (it
+  raised a trace-level error inside the while loop) and gives the plain model's tokens."""
+  from btrl_jax.sampling import Sampler, SamplingParams
+
+  def sample(remat):
+    cfg = config.model_config(
+      vocab_size=96, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=48, remat=remat
+    )
+    graphdef, params = nnx.split(build(cfg, seed=0))
+    out = Sampler(graphdef, eos_id=-1).generate(
+      params, [[5, 6, 7], [8, 9]], jax.random.key(0), SamplingParams(1.0, max_new_tokens=12)
+    )
+    return out.tokens
+
+  np.testing.assert_array_equal(sample(True), sample(False))

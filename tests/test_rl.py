@@ -241,3 +241,37 @@ def test_failed_rewards_are_left_out_of_their_group_and_the_metrics():
   )
   assert m["judge_failed"] == 4 and m["reward"] == pytest.approx(4.0 / 8)
   assert m["reward/standard"] == pytest.approx(4.0 / 8)
+
+
+def test_chunked_completion_logprobs_equal_the_whole_and_their_gradients():
+  """Log-probs and entropies formed LOGIT_CHUNK positions at a time (recomputed in the
+  backward pass) equal those of one [B, n, V] block, and so do their gradients."""
+  from btrl_jax.rl import learner as learner_lib
+
+  cfg = config.model_config(
+    vocab_size=300, width=32, layers=2, heads=4, kv_heads=2, head_dim=8, mlp_dim=48
+  )
+  graphdef, params = nnx.split(build(cfg, seed=0))
+  rng = np.random.default_rng(0)
+  tokens = jnp.asarray(rng.integers(0, 300, (4, 8 + 32)), jnp.int32)
+  valid = jnp.ones(tokens.shape, bool)
+
+  def f(p, chunk):
+    learner_lib.LOGIT_CHUNK = chunk
+    logp, ent = completion_logprobs(nnx.merge(graphdef, p), tokens, valid, 8, 32)
+    return jnp.sum(logp * jnp.arange(32)) + jnp.sum(ent), (logp, ent)
+
+  old = learner_lib.LOGIT_CHUNK
+  try:
+    (whole, (lp1, e1)), g1 = jax.value_and_grad(f, has_aux=True)(params, 64)
+    (chunked, (lp2, e2)), g2 = jax.value_and_grad(f, has_aux=True)(params, 8)
+  finally:
+    learner_lib.LOGIT_CHUNK = old
+  np.testing.assert_allclose(lp2, lp1, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(e2, e1, rtol=1e-6, atol=1e-6)
+  # Summation order differs (the embedding's gradient sums 128 positions in other groups):
+  # float32 rounding, bounded relative to each gradient's largest entry.
+  for a, b in zip(jax.tree.leaves(g2), jax.tree.leaves(g1)):
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(b).max()))
+  jaxpr = str(jax.make_jaxpr(lambda p: f(p, 8)[0])(params))
+  assert "checkpoint" in jaxpr or "remat" in jaxpr

@@ -379,10 +379,12 @@ class Transformer(nnx.Module):
     local_rope = rope_tables(positions, cfg.head_dim, local_theta) if local_theta else rope_sc
     local_mask = window_mask(mask, cfg.sliding_window) if any(sliding) else mask
     new_cache = [] if cache is not None else None
-    # model.remat: recompute each block's activations in the backward pass instead of keeping them.
+    # model.remat: recompute each block's activations in the backward pass instead of keeping
+    # them. Only for cache-free forwards (training): a cached forward is never differentiated,
+    # and the cache's in-place update cannot cross nnx.remat inside the sampler's loop.
     run = (
       nnx.remat(lambda blk, *a: blk(*a))
-      if self.cfg.get("remat", False)
+      if self.cfg.get("remat", False) and cache is None
       else lambda blk, *a: blk(*a)
     )
     for i, block in enumerate(self.blocks):

@@ -65,7 +65,8 @@ def completion_logprobs(
   """Log-probs and entropies of tokens[:, start:start+n] given everything before them.
 
   tokens, valid: [B, L] (left-padded prompt block of width `start`, then the completion).
-  Returns ([B, n], [B, n]) float32. Logits are formed for the n completion positions only.
+  Returns ([B, n], [B, n]) float32. Logits are formed for the n completion positions only,
+  LOGIT_CHUNK positions at a time.
 
   group > 1 says that rows p*group .. p*group+group-1 share one prompt (tokens[:, :start]):
   the prompt then runs once per group (`Transformer.shared_prompt_hidden`), which on RL
@@ -84,11 +85,34 @@ def completion_logprobs(
       valid[:, start : start + n - 1],
     )
     h = jnp.concatenate([jnp.repeat(hp[:, -1:], group, axis=0), hc], axis=1)
-  logits = model.logits(h)  # [B, n, V] float32
-  lse = jax.nn.logsumexp(logits, axis=-1)  # [B, n]
+  return _token_stats(model, h, tokens[:, start : start + n])
+
+
+# Completion positions whose logits are formed at once: [B, LOGIT_CHUNK, V] float32 at a time,
+# recomputed in the backward pass, never [B, n, V] (with a 49k vocabulary, 64 x 64 positions
+# would be 0.8 GB per copy, several copies in the backward).
+LOGIT_CHUNK = 16
+
+
+def _token_stats(model: nnx.Module, h: Array, targets: Array) -> tuple[Array, Array]:
+  """(log-prob of `targets`, entropy) under the logits of hidden states h: [B, n, E]."""
+  b, n = targets.shape
+  if n <= LOGIT_CHUNK or n % LOGIT_CHUNK:
+    return _chunk_stats(model, h, targets)
+  k = n // LOGIT_CHUNK
+  hs = h.reshape(b, k, LOGIT_CHUNK, h.shape[-1]).swapaxes(0, 1)
+  ts = targets.reshape(b, k, LOGIT_CHUNK).swapaxes(0, 1)
+  one = jax.checkpoint(lambda x: _chunk_stats(model, *x))
+  logp, entropy = jax.lax.map(one, (hs, ts))
+  return logp.swapaxes(0, 1).reshape(b, n), entropy.swapaxes(0, 1).reshape(b, n)
+
+
+def _chunk_stats(model: nnx.Module, h: Array, targets: Array) -> tuple[Array, Array]:
+  logits = model.logits(h)  # [B, c, V] float32
+  lse = jax.nn.logsumexp(logits, axis=-1)  # [B, c]
   # The sampled token's logit as a masked sum, not a gather: its gradient is then an
-  # elementwise select fused into the softmax's, not a scatter into a zeroed [B, n, V].
-  picked = jnp.arange(logits.shape[-1]) == tokens[:, start : start + n, None]
+  # elementwise select fused into the softmax's, not a scatter into a zeroed [B, c, V].
+  picked = jnp.arange(logits.shape[-1]) == targets[..., None]
   logp = jnp.sum(jnp.where(picked, logits, 0.0), axis=-1) - lse
   entropy = lse - jnp.sum(jnp.exp(logits - lse[..., None]) * logits, axis=-1)
   return logp, entropy
