@@ -962,12 +962,9 @@ def test_sharded_import_on_8_devices_equals_the_golden():
 
 
 def _btrl(*args):
-  import subprocess
-  import sys
+  from btrl_run import btrl
 
-  return subprocess.run(
-    [sys.executable, "-m", "btrl_jax.cli", *args], capture_output=True, text=True, timeout=600
-  )
+  return btrl(*args)
 
 
 def test_cli_evaluates_exports_and_rejects_real_checkpoints(tmp_path):

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+from btrl_run import btrl
 
 from btrl_jax.rewards import judge as judge_lib
 from btrl_jax.serve.launch import free_port, serve_subprocess
@@ -39,14 +40,7 @@ def _wait_up(proc, url, limit=300):
 
 
 def _btrl(*args):
-  return subprocess.run(
-    [sys.executable, "-m", "btrl_jax.cli", *args],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=900,
-    env=ENV,
-  )
+  return btrl(*args, timeout=900, cpu_devices=1)
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ run checkpoint. Tiny random Hugging Face models (tests/golden/tiny_hf) stand in 
 ones; their parity with transformers is tested in test_checkpoints.py."""
 
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from btrl_run import btrl
 
 from btrl_jax import checkpoints, config, parallel
 from btrl_jax.checkpoint import Checkpointer
@@ -125,15 +124,8 @@ def test_tokenizer_metadata_round_trips_both_kinds():
     checkpoints.tokenizer_from_meta({"tokenizer": {"kind": "x"}})
 
 
-def _btrl(*args, cwd=ROOT):
-  return subprocess.run(
-    [sys.executable, "-m", "btrl_jax.cli", *args],
-    cwd=cwd,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    env=dict(os.environ, BTRL_CPU_DEVICES="1"),
-  )
+def _btrl(*args):
+  return btrl(*args, cpu_devices=1)
 
 
 def test_cli_rl_from_a_reference_then_eval(tmp_path):
