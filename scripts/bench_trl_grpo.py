@@ -3,9 +3,13 @@ against (same sitting, nothing else running). Never run by the tests; torch, tra
 and trl live in a throwaway venv (python3 -m venv /tmp/ref && /tmp/ref/bin/pip install
 torch transformers gguf accelerate trl datasets):
 
-  /tmp/ref/bin/python scripts/bench_trl_grpo.py PATH/SmolLM2-135M-Instruct.Q4_1.gguf [STEPS]
+  btrl export --checkpoint=smollm2-135m-instruct --out=/tmp/smollm2_hf
+  /tmp/ref/bin/python scripts/bench_trl_grpo.py /tmp/smollm2_hf [STEPS]
 
-W2 GRPO: SmolLM2-135M-Instruct (float32, read from the same GGUF as btrl), the 8 chat
+(transformers marks a model read from a GGUF file as quantized and refuses to train it, so
+TRL reads btrl's float32 export of the same weights.)
+
+W2 GRPO: SmolLM2-135M-Instruct (float32), the 8 chat
 prompts of btrl_jax/workloads.py through the chat template, 8 generations each (one batch
 of 64), exactly 64 new tokens at T=1 (EOS suppressed with min_new_tokens), beta 0.04 (a
 reference model, so reference log-probs), one AdamW update per step over the 64
@@ -43,9 +47,8 @@ class StepTimes(TrainerCallback):
 
 def main(path, steps):
   torch.manual_seed(0)
-  d, f = os.path.split(os.path.abspath(path))
-  tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
-  model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32)
+  tok = AutoTokenizer.from_pretrained(path)
+  model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
   data = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in W2_PROMPTS])
 
   def reward(completions, **kw):  # cheap and varied: the share of letters 'e'
