@@ -154,3 +154,23 @@ def test_cli_bench_serve_passes_the_checkpoint(tiny_checkpoint):
   assert out["requests"] == 16 and out["max_tokens"] == 64 and out["repeats"] == 1
   assert out["sequential"]["sampler_calls"] == out["sequential"]["requests"] == 16
   assert 0 < out["concurrent"]["completion_tokens"][0] <= 16 * 64
+
+
+@pytest.mark.slow  # about 2 minutes: SmolLM2's GRPO step, compiled and run twice
+def test_bench_grpo_w2_prints_its_json_line():
+  from btrl_run import btrl
+
+  r = btrl("bench", "grpo", "--workload=W2", "--repeats=1", timeout=900)
+  assert r.returncode == 0, r.stderr[-2000:]
+  lines = r.stdout.strip().splitlines()
+  assert len(lines) == 1
+  out = json.loads(lines[0])
+  assert (out["workload"], out["params"], out["sequences"], out["new_tokens"]) == (
+    "W2",
+    134_515_008,
+    64,
+    64,
+  )
+  assert len(out["prompt_tokens"]) == 8 and out["traces"] == 4 and out["peak_rss_mb"] > 0
+  parts = out["rollout_s"] + out["reference_s"] + out["update_s"]
+  assert 0 < parts <= out["step_s"] * 1.05 and out["load_s"] > 0
