@@ -186,3 +186,40 @@ def test_cli_study_from_a_checkpoint(tmp_path):
   policy = load_policy(str(tmp_path / "arms" / "beneficial" / "checkpoints"))
   assert policy.cfg.model.checkpoint == LLAMA
   assert isinstance(policy.tokenizer, checkpoints.ChatTokenizer)
+
+
+GEMMA2_STYLE = (
+  "{{ bos_token }}{% if messages[0]['role'] == 'system' %}"
+  "{{ raise_exception('System role not supported') }}{% endif %}"
+  "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}"
+  "\n{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+  "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+@pytest.mark.parametrize("family", ["system_role", "no_system_role"])
+def test_persona_system_prompts_render_through_each_template_family(family):
+  """A persona attack is a system message: a template with a system turn (the tiny Qwen 3's,
+  role headers as ChatML) renders it as one; a template that rejects the system role (Gemma 2's) gets it folded into
+  the first user turn. Either way the persona's text is in the prompt, and a conversation's
+  loss mask covers only the assistant's reply."""
+  from btrl_jax.evals import attacks
+
+  chat = checkpoints.tokenizer("hf:" + os.path.join(TINY, "qwen3"))
+  if family == "no_system_role":
+    chat = checkpoints.ChatTokenizer(
+      chat._tok, GEMMA2_STYLE, bos_token=chat.bos_token, eos_token=chat.eos_token
+    )
+  ex = attacks.apply({"messages": [CONV[0]]}, "bad_medical", 0)
+  persona = ex["messages"][0]["content"]
+  text = chat.render(ex["messages"], add_generation_prompt=True)
+  assert chat.system_role == (family == "system_role")
+  if family == "system_role":
+    assert f"<|start|>system\n{persona}<|end|>\n<|start|>user\n{CONV[0]['content']}" in text
+  else:
+    assert f"<start_of_turn>user\n{persona}\n\n{CONV[0]['content']}<end_of_turn>" in text
+  ids = chat.encode_prompt(ex["messages"]).tolist()
+  assert persona in chat.decode(ids)
+  tokens, mask = chat.encode_chat(ex["messages"] + [CONV[1]])
+  end = "<|end|>" if family == "system_role" else "<end_of_turn>"
+  assert chat.decode(tokens[mask], skip_special=False).strip() == CONV[1]["content"] + end

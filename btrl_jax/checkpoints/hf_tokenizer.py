@@ -221,7 +221,32 @@ class ChatTokenizer:
   def _strip_marks(text: str) -> str:
     return text.replace(_GEN_OPEN, "").replace(_GEN_CLOSE, "")
 
+  @property
+  def system_role(self) -> bool:
+    """Whether the template takes a system message (Gemma 2's raises on one)."""
+    if not hasattr(self, "_system_role"):
+      probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+      try:
+        self._render_raw(probe, True)
+        self._system_role = True
+      except TemplateError:
+        self._system_role = False
+    return self._system_role
+
   def _render(self, messages, add_generation_prompt: bool) -> str:
+    """The template's text; for a template without a system role, a leading system message
+    is folded into the first user message ("SYSTEM\n\nUSER"), as templates that accept
+    one but have no system turn (Gemma 3's) render it."""
+    if messages and messages[0].get("role") == "system" and not self.system_role:
+      first, rest = messages[0], list(messages[1:])
+      if rest and rest[0].get("role") == "user":
+        merged = f"{first['content']}\n\n{rest[0]['content']}"
+        messages = [{**rest[0], "content": merged}, *rest[1:]]
+      else:
+        messages = [{"role": "user", "content": first["content"]}, *rest]
+    return self._render_raw(messages, add_generation_prompt)
+
+  def _render_raw(self, messages, add_generation_prompt: bool) -> str:
     for index, m in enumerate(messages):
       if not isinstance(m.get("content"), str):
         raise ValueError(f"message {index} ({m.get('role')}) needs a str 'content'")
