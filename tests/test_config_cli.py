@@ -3,10 +3,9 @@
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from btrl_run import btrl as run_btrl
 
 from btrl_jax import config
 
@@ -14,13 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def btrl(*args, timeout=120):
-  return subprocess.run(
-    [sys.executable, "-m", "btrl_jax.cli", *args],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-  )
+  return run_btrl(*args, timeout=timeout)
 
 
 def test_base_and_shipped_configs_validate():

@@ -64,14 +64,25 @@ def _sha256(path: str) -> str:
   return h.hexdigest()
 
 
+# (path, size, mtime, expected SHA-256) of files this process has checked: a run opens a
+# named model several times (config, tokenizer, weights) and hashes its file once.
+_VERIFIED: set[tuple[str, int, int, str]] = set()
+
+
 def fetch(name: str) -> str:
   """Local path of named model `name`'s file, downloaded and checked on first use."""
   if name not in MODELS:
     raise CheckpointError(f"unknown named model {name!r} (have: {', '.join(MODELS)})")
   m = MODELS[name]
   path = os.path.join(cache_dir(), name, os.path.basename(m.member))
-  if os.path.isfile(path) and _sha256(path) == m.sha256:
-    return path
+  if os.path.isfile(path):
+    stat = os.stat(path)
+    seen = (path, stat.st_size, stat.st_mtime_ns, m.sha256)
+    if seen in _VERIFIED:  # hashed already in this process, and unchanged since
+      return path
+    if _sha256(path) == m.sha256:
+      _VERIFIED.add(seen)
+      return path
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
     cmd = [

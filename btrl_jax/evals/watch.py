@@ -53,6 +53,18 @@ def judging(cfg: ml_collections.ConfigDict) -> dict:
   return {"judge": Judge(j.to_dict()), "failure_budget": j.failure_budget}
 
 
+def _evaluate(policy: Policy, target: dict, cfg, progress: bool, desc: str) -> dict:
+  """`evaluator.evaluate` under `cfg`, with its judge (if any) closed afterwards."""
+  judge = judging(cfg)
+  try:
+    return evaluator.evaluate(
+      policy, target, cfg.eval, jax.random.key(cfg.seed), progress=progress, desc=desc, **judge
+    )
+  finally:
+    if judge:
+      judge["judge"].close()
+
+
 def _last_step(cfg: ml_collections.ConfigDict, kind: str) -> int:
   return cfg.rl.steps if kind == "rl" else cfg.sft.steps
 
@@ -81,15 +93,7 @@ def evaluate_checkpoints(
     policy = load_policy(path, mesh)
     cfg = _eval_config(policy.cfg, override)
     target = evaluator.load_suite(cfg, names) if suite is None else suite
-    records = evaluator.evaluate(
-      policy,
-      target,
-      cfg.eval,
-      jax.random.key(cfg.seed),
-      progress=progress,
-      desc="eval",
-      **judging(cfg),
-    )
+    records = _evaluate(policy, target, cfg, progress, "eval")
     if out:
       evaluator.write_jsonl(records, out)
     yield 0, records
@@ -117,15 +121,7 @@ def evaluate_checkpoints(
       out_dir = os.path.join(run_dir, "evals", f"step_{s}")
       records = evaluator.read_records(out_dir, list(target)) if watch else None
       if records is None:
-        records = evaluator.evaluate(
-          policy,
-          target,
-          cfg.eval,
-          jax.random.key(cfg.seed),
-          progress=progress,
-          desc=f"eval step {s}",
-          **judging(cfg),
-        )
+        records = _evaluate(policy, target, cfg, progress, f"eval step {s}")
         if out and not watch:
           evaluator.write_jsonl(records, out)
         else:
