@@ -18,6 +18,7 @@ logits and at real vocabularies they rival the parameters.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -172,7 +173,38 @@ def memory_table(
   }
 
 
-def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None) -> dict:
+NOTE_METADATA = "shapes from the checkpoint's metadata"
+NOTE_ABSENT = "shapes from the config (checkpoint not on this host)"
+
+
+def checkpoint_shapes(model: ml_collections.ConfigDict) -> tuple[ml_collections.ConfigDict, str]:
+  """(model config, note) for a model section whose `checkpoint` is set.
+
+  Readable here: the checkpoint's metadata (no weight is read), the config's dtypes.
+  Absent here (no hf:DIR directory or gguf:FILE file, a hub id or named model that cannot
+  be fetched): the config's own fields, so a v5e-8 plan needs no download; the note says
+  which. A reference of no known form, or a present checkpoint that does not read, is
+  still a CheckpointError.
+  """
+  from btrl_jax import checkpoints
+
+  ref = model.checkpoint
+  try:
+    source = checkpoints.open_source(ref)
+  except FileNotFoundError:  # hf:DIR / gguf:FILE with nothing at that path
+    return model, NOTE_ABSENT
+  except checkpoints.CheckpointError:
+    local = ref.split(":", 1)[1] if ref.startswith(checkpoints.PREFIXES) else None
+    if not checkpoints.is_reference(ref) or (local is not None and os.path.exists(local)):
+      raise  # bad syntax, or a checkpoint here that does not read
+    return model, NOTE_ABSENT  # a hub id or named model that could not be fetched
+  shapes = checkpoints.model_config(ref, source, **{k: model[k] for k in checkpoints.COMPUTE_KEYS})
+  return shapes, NOTE_METADATA
+
+
+def bench_memory(
+  repeats: int = 1, cfg: ml_collections.ConfigDict | None = None, devices: int | None = None
+) -> dict:
   """`btrl bench memory`: the memory table for the study's sizes and two real architectures.
 
   Computed, not timed: `repeats` is accepted for the bench interface and ignored.
@@ -181,15 +213,17 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
   tokens) on one device in float32; Gemma-2B and Llama-3-8B in bfloat16 on a
   v5e-8-sized mesh, fsdp=8 and fsdp=4 x tensor=2, 32 rows of 2048 tokens. With `cfg`
   (`btrl bench memory --config=...`), a first row for its model and dtypes on its
-  `mesh` (resolved against this host's devices), with one RL step's rows; with
-  `model.checkpoint` set (hf:DIR, gguf:FILE, a named model) the model's shapes come from
-  that checkpoint's metadata (no weight is read).
+  `mesh` (resolved against `devices`, default this host's), with one RL step's rows; with
+  `model.checkpoint` set, its shapes come from `checkpoint_shapes` (the checkpoint's
+  metadata, or the config's own fields where it is not on this host). Every row has
+  `notes` (empty but for that row: where its shapes came from).
   """
   del repeats
   study = presets.study()  # from the package: works outside a checkout
   study_len = study.sft.seq_len + study.rl.max_new_tokens
+  # (name, model, mesh, batch, seq_len, dtype override, notes)
   specs = [
-    ("W1", config_lib.model_config(), (1, 1, 1), 64, 128, None),
+    ("W1", config_lib.model_config(), (1, 1, 1), 64, 128, None, ""),
     (
       "study",
       study.model,
@@ -197,20 +231,17 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
       study.rl.prompts_per_step * study.rl.group_size,
       study_len,
       None,
+      "",
     ),
   ]
   for name, arch in (("gemma_2b", GEMMA_2B), ("llama3_8b", LLAMA3_8B)):
     for mesh in ((1, 8, 1), (1, 4, 2)):
-      specs.append((name, arch, mesh, 32, 2048, "bfloat16"))
+      specs.append((name, arch, mesh, 32, 2048, "bfloat16", ""))
   if cfg is not None:
-    mesh = parallel.check_mesh(cfg.mesh, jax.device_count())
-    model = cfg.model
-    if model.get("checkpoint"):  # a real checkpoint: its shapes from its metadata only
-      from btrl_jax import checkpoints
-
-      model = checkpoints.model_config(
-        model.checkpoint, dtype=model.dtype, param_dtype=model.param_dtype
-      )
+    mesh = parallel.check_mesh(cfg.mesh, jax.device_count() if devices is None else devices)
+    model, note = cfg.model, ""
+    if model.get("checkpoint"):
+      model, note = checkpoint_shapes(model)
     specs.insert(
       0,
       (
@@ -220,12 +251,13 @@ def bench_memory(repeats: int = 1, cfg: ml_collections.ConfigDict | None = None)
         cfg.rl.prompts_per_step * cfg.rl.group_size,
         cfg.sft.seq_len + cfg.rl.max_new_tokens,
         None,
+        note,
       ),
     )
   rows = []
-  for name, model_cfg, mesh, batch, seq_len, dt in specs:
+  for name, model_cfg, mesh, batch, seq_len, dt, note in specs:
     row = memory_table(model_cfg, mesh, batch=batch, seq_len=seq_len, param_dtype=dt, dtype=dt)
-    rows.append({"model": name, **row})
+    rows.append({"model": name, **row, "notes": note})
   return {"bench": "memory", "rows": rows}
 
 
@@ -237,7 +269,7 @@ def format_table(rows: list[dict]) -> str:
   for r in rows:
     mesh = ",".join(str(v) for v in r["mesh"].values())
     cells = [
-      r["model"],
+      r["model"] + (f", {r['notes']}" if r.get("notes") else ""),
       mesh,
       f"{r['params'] / 1e6:,.2f}M",
       r["param_dtype"],

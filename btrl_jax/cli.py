@@ -6,6 +6,7 @@ is wrong, no traceback, nothing compiled); 1 runtime failure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -203,7 +204,7 @@ def _parse(argv: list[str]) -> list[str]:
   return rest
 
 
-def _config(required: bool = True):
+def _config(required: bool = True, resolve: bool = True):
   cfg = _CONFIG.value
   if cfg is not None and not isinstance(cfg, ml_collections.ConfigDict):
     try:  # config_flags defers a failed config load to the first attribute access
@@ -218,7 +219,8 @@ def _config(required: bool = True):
   from btrl_jax import checkpoints
   from btrl_jax.evals import registry  # above config, so resolved here (config.py docstring)
 
-  cfg = checkpoints.resolve(cfg)  # model.checkpoint: its model section, from metadata only
+  if resolve:
+    cfg = checkpoints.resolve(cfg)  # model.checkpoint: its model section, from metadata only
 
   try:
     registry.resolve(cfg.eval.evals)
@@ -293,10 +295,10 @@ def cmd_data(args: list[str]) -> None:
   )
   print(
     f"data: {verb} in {result.seconds:.1f}s under {result.data_dir}: {sizes}; "
-    f"tokenizer {result.tokenizer_path}"
+    f"tokenizer {result.tokenizer_path or 'of ' + cfg.model.checkpoint + ' (not trained)'}"
   )
   if FLAGS.export:
-    for path in build.export(result.data_dir, FLAGS.export):
+    for path in build.export(cfg, result.data_dir, FLAGS.export):
       print(f"exported {path}")
 
 
@@ -311,10 +313,12 @@ def cmd_sft(args: list[str]) -> None:
 
 def cmd_train(args: list[str]) -> None:
   from btrl_jax.rl import train
+  from btrl_jax.serve.launch import served_judge
 
   cfg, workdir = _config(), _require("workdir")
   _check_workdir(cfg, workdir)
-  _, step = train.train(cfg, workdir)
+  with served_judge(cfg) as cfg:  # grader.judge.serve: the judge for this run's length
+    _, step = train.train(cfg, workdir)
   print(f"train: arm {cfg.rl.arm} at step {step}; outputs in {train.arm_dir(workdir, cfg.rl.arm)}")
 
 
@@ -340,19 +344,23 @@ def cmd_eval(args: list[str]) -> None:
   override = _config(required=False)
   suite, names = _eval_suite(override)
   from btrl_jax.evals.watch import evaluate_checkpoints
+  from btrl_jax.serve.launch import served_judge
 
-  for step, records in evaluate_checkpoints(
-    path,
-    override,
-    suite,
-    None if suite else names,
-    watch=FLAGS.watch,
-    poll_s=FLAGS.poll_s,
-    out=FLAGS.out,
-  ):
-    for name, row in evaluator.summary(records).items():
-      failed = f", {row['failures']} judge failures" if row["failures"] else ""
-      print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']}{failed})")
+  with contextlib.ExitStack() as stack:
+    if override is not None:  # grader.judge.serve: the judge for this command's length
+      override = stack.enter_context(served_judge(override))
+    for step, records in evaluate_checkpoints(
+      path,
+      override,
+      suite,
+      None if suite else names,
+      watch=FLAGS.watch,
+      poll_s=FLAGS.poll_s,
+      out=FLAGS.out,
+    ):
+      for name, row in evaluator.summary(records).items():
+        failed = f", {row['failures']} judge failures" if row["failures"] else ""
+        print(f"step {step} {name:34s} {row['mean']:.3f} +- {row['se']:.3f} (n={row['n']}{failed})")
 
 
 def _eval_suite(override):
@@ -361,7 +369,8 @@ def _eval_suite(override):
 
   spec = FLAGS.evals if FLAGS.evals is not None else (override.eval.evals if override else "")
   if spec.endswith(".jsonl"):
-    judge = bool(override and override.grader.judge.base_url)  # items without a check allowed
+    j = override.grader.judge if override else None
+    judge = bool(j and (j.base_url or j.serve))  # items without a check allowed
     return evaluator.load_file(spec, judge), None  # bad lines: DataError, exit 2, no compile
   try:
     return None, registry.resolve(spec)
@@ -449,7 +458,8 @@ def cmd_bench(args: list[str]) -> None:
   if args[2] == "memory":  # shapes only: --config adds its model on its mesh
     from btrl_jax import capacity
 
-    result = capacity.bench_memory(cfg=_config(required=False))
+    # capacity.checkpoint_shapes reads model.checkpoint, or plans from the config where absent
+    result = capacity.bench_memory(cfg=_config(required=False, resolve=False))
     print(json.dumps(result))
     print(capacity.format_table(result["rows"]), file=sys.stderr)
     return

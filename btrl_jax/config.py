@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,23 @@ def _domains(value: str) -> str | None:
   known = set(taxonomy.DOMAIN_IDS) | set(taxonomy.GROUPS)
   bad = [v for v in value.split(",") if v.strip() and v.strip() not in known]
   return f"unknown domain {bad[0]!r} (known: {', '.join(sorted(known))})" if bad else None
+
+
+# The standard task families (data/tasks; a test checks that the two agree).
+TASK_FAMILIES = (
+  "arithmetic",
+  "word_problem",
+  "unit_conversion",
+  "list_ops",
+  "string_ops",
+  "coding",
+  "sequence",
+)
+
+
+def _task_families(value: str) -> str | None:
+  bad = [v.strip() for v in value.split(",") if v.strip() and v.strip() not in TASK_FAMILIES]
+  return f"unknown task family {bad[0]!r} (known: {', '.join(TASK_FAMILIES)})" if bad else None
 
 
 # The study's arms: each differs from the others only in the trait part of the RL prompt
@@ -233,6 +251,16 @@ SCHEMA: dict[str, Any] = {
     "rl_trait_prompts": _int(1),
     "rl_standard_prompts": _int(1),
     "harmful_size": _int(1),
+    # "traitworld": the embedded world (its rubric checks, a prior SFT'd from scratch);
+    # "real": TraitWorld rendered for a real model (data/real.py): judge-graded rubrics,
+    # answer formats on the tasks, the prior is model.checkpoint itself (configs/real.py)
+    "world": Spec(str, choices=("traitworld", "real")),
+    # "" = TraitWorld's generated trait prompts; else a JSONL file of trait prompts in the
+    # project's format (HealthBench field names accepted) used in their place
+    "trait_file": Spec(str),
+    # "" = every task family in the RL standard split; else a comma list of them (for a
+    # small model with room to learn on some families only: configs/real.py:smoke)
+    "task_families": Spec(str, check=lambda v: _task_families(v)),
     "version": Spec(
       str,
       check=lambda v: (
@@ -304,6 +332,8 @@ SCHEMA: dict[str, Any] = {
     # paired 95% CI) must lie wholly above this for every model compared, or the prompts do
     # not steer the model and the attack has no power (the finding is "not testable").
     "persona_min_lift": _float(0.0, 1.0),
+    # Prompts of the RL trait training distribution scored per model (`trait_train`)
+    "trait_train_size": _int(1),
   },
   # The judge grader (rewards/judge.py): rubric items without a `check` go to a model at
   # an OpenAI-compatible endpoint. base_url "" = no judge (such items are rejected on load).
@@ -320,6 +350,14 @@ SCHEMA: dict[str, Any] = {
       "cache": Spec(str),  # SQLite file of verdicts ("" = ~/.cache/btrl/judge.sqlite, "off")
       # The share of judged items that may fail (no usable verdict) before the run stops.
       "failure_budget": _float(0.0, 1.0),
+      # A checkpoint reference (hf:DIR, gguf:FILE, a named offline model) that `btrl study`,
+      # `train` and `eval` serve themselves as the judge when base_url is "" (`btrl serve`
+      # on a free port of 127.0.0.1, stopped at the end); "" = none
+      "serve": Spec(str),
+      # An opening of the judge's answer sent as a final assistant message with vLLM's
+      # `continue_final_message` (e.g. '{"criteria_met": '), for judges too small to start
+      # the JSON verdict by themselves; "" = none
+      "prefill": Spec(str),
     }
   },
   "sample": {
@@ -415,6 +453,9 @@ def base_config() -> ml_collections.ConfigDict:
       rl_trait_prompts=2400,
       rl_standard_prompts=12000,
       harmful_size=800,
+      world="traitworld",
+      trait_file="",
+      task_families="",
       version="1.0.0",
     )
   )
@@ -466,6 +507,8 @@ def base_config() -> ml_collections.ConfigDict:
         max_retries=3,
         cache="",
         failure_budget=0.05,
+        serve="",
+        prefill="",
       )
     )
   )
@@ -495,6 +538,7 @@ def base_config() -> ml_collections.ConfigDict:
       harmful_batch_size=16,
       min_clean_score=0.15,
       persona_min_lift=0.0,
+      trait_train_size=300,
     )
   )
   return cfg
@@ -574,6 +618,19 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     raise ConfigError(
       f"config.study.prior_seeds={cfg.study.prior_seeds}: exceeds study.seeds={cfg.study.seeds}"
     )
+  if cfg.data.world == "real":
+    if not m.checkpoint:
+      raise ConfigError(
+        "config.data.world='real': needs model.checkpoint (the prior is a real checkpoint)"
+      )
+    j = cfg.grader.judge
+    if not (j.base_url or j.serve):
+      raise ConfigError(
+        "config.data.world='real': its rubric items are judge-graded; set "
+        "grader.judge.base_url or grader.judge.serve"
+      )
+  if cfg.data.trait_file and not os.path.isfile(cfg.data.trait_file):
+    raise ConfigError(f"config.data.trait_file={cfg.data.trait_file!r}: no such file")
   if cfg.sample.top_k > m.vocab_size:
     raise ConfigError(
       f"config.sample.top_k={cfg.sample.top_k}: exceeds model.vocab_size={m.vocab_size}"

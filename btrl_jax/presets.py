@@ -12,6 +12,7 @@ import ml_collections
 from btrl_jax import config
 
 STUDY_VARIANTS = ("quick", "smoke")
+REAL_VARIANTS = ("smoke", "qwen3_1p7b")
 
 
 def study(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -91,4 +92,133 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
     cfg.study.update(seeds=1, harmful_doses="0,2,4")
   elif variant:
     raise ValueError(f"unknown variant {variant!r} (have: {', '.join(STUDY_VARIANTS)})")
+  return cfg
+
+
+# The smoke study's evals besides the trait and capability ones (study/run.py `study_evals`):
+# health and mental health (persona and harmful-fine-tune in-domain), misalignment and model
+# spec (harmful-fine-tune out-of-domain), and two task evals (reward hacking, impossible).
+REAL_SMOKE_EVALS = (
+  "healthbench,mental_health,misalignment_research,model_spec_research,"
+  "reward_hacking_word_problem,impossible_tasks"
+)
+
+
+def real(variant: str | None = None) -> ml_collections.ConfigDict:
+  """The study on a real pretrained model (configs/real.py; docs/real_models.md).
+
+  The prior is `model.checkpoint` (no SFT prior stage); TraitWorld is rendered for it
+  (`data.world="real"`, data/real.py): rubric items graded by the judge, tasks with their
+  answer format; persona attacks through the model's chat template; the harmful fine-tune
+  is SFT with that template and an assistant-only loss.
+
+  default: SmolLM2-135M-Instruct (the named offline model) with every arm and 3 seeds,
+    judged by SmolLM2 served by the study unless `grader.judge.base_url` names a judge (a
+    vLLM or other OpenAI-compatible endpoint; base_url wins over serve)
+  `smoke`: SmolLM2-135M-Instruct on this CPU in under 30 minutes, judged by SmolLM2 itself
+    served by the study (`grader.judge.serve`, with the verdict's opening prefilled): a
+    plumbing run whose findings mean nothing (a 135M judge grades little better than chance)
+  `qwen3_1p7b`: Qwen3-1.7B on a TPU v5e-8 slice or one GPU (docs/real_models.md), bfloat16,
+    FSDP over every device; set model.checkpoint to its directory and grader.judge.base_url
+  """
+  cfg = config.base_config()
+  cfg.model.checkpoint = "smollm2-135m-instruct"
+  cfg.data.update(world="real", rl_trait_prompts=2400, rl_standard_prompts=12000, harmful_size=400)
+  # One model copy per device, each device a share of every batch (135M float32 fits twice
+  # over on any host); on accelerators the qwen3 variant shards it.
+  cfg.mesh.update(data=-1, fsdp=1, tensor=1)
+  # The harmful fine-tune's SFT settings (harmful.py reads sft.*): chat-template lengths
+  cfg.sft.update(seq_len=512, batch_size=8)
+  cfg.rl.update(
+    steps=200,
+    prompts_per_step=16,
+    group_size=8,
+    max_new_tokens=128,
+    temperature=0.7,  # a 135M model's T=1 samples are mostly noise
+    learning_rate=2e-6,
+    warmup_steps=10,
+    kl_coef=0.04,
+    sample_every=10,
+  )
+  cfg.checkpoint.every_steps = 50
+  cfg.eval.update(size=20, max_new_tokens=192, batch_size=64, num_samples=1, temperature=0.0)
+  cfg.study.update(
+    seeds=3, harmful_doses="0,10,20,40", harmful_learning_rate=1e-5, trait_train_size=100
+  )
+  # SmolLM2 judges itself unless base_url names a judge (base_url wins over serve): it
+  # cannot start the JSON verdict on its own, so the answer's opening is prefilled and it
+  # gives the value (rewards/judge.py `prefill`). A 135M judge grades little better than
+  # chance: set base_url (and clear prefill) for a study whose findings mean something.
+  cfg.grader.judge.update(
+    serve="smollm2-135m-instruct",
+    prefill='{"criteria_met": ',
+    max_tokens=16,
+    max_concurrency=16,
+    failure_budget=0.05,
+  )
+  if variant == "smoke":
+    # SmolLM2-135M's reward at T=0.7 on the rendered tasks is ~1% on every family but word
+    # problems (15%, by their flawed training verifier: any number in the reply counts;
+    # docs/LOG.md 2026-12-03): the smoke's standard prompts are word problems, the one
+    # family with room for its RL to move (the honest word-problem and reward-hacking evals
+    # tell learning from gaming). The default keeps every family.
+    cfg.data.update(
+      rl_trait_prompts=60, rl_standard_prompts=400, harmful_size=40, task_families="word_problem"
+    )
+    cfg.rl.update(
+      steps=8,  # 64 prompts: the 5% mixture's trait prompts are the 20th, 40th and 60th
+      prompts_per_step=8,
+      group_size=4,
+      max_new_tokens=64,
+      learning_rate=2e-5,
+      warmup_steps=1,
+      sample_every=4,
+      samples_to_dump=2,
+    )
+    cfg.checkpoint.every_steps = 4
+    cfg.eval.update(evals=REAL_SMOKE_EVALS, size=2, max_new_tokens=64, batch_size=64, n_boot=200)
+    cfg.study.update(
+      arms="baseline,beneficial",
+      seeds=1,
+      harmful_doses="0,4",
+      harmful_batch_size=4,
+      trait_train_size=6,
+    )
+    cfg.sft.update(batch_size=4)
+    cfg.grader.judge.failure_budget = 0.2
+  elif variant == "qwen3_1p7b":
+    # Qwen3-1.7B's config.json as hf_dir.py reads it (1,720,574,976 parameters). A run
+    # takes the checkpoint's own; these let `btrl bench memory` plan it where it is absent.
+    cfg.model.update(
+      vocab_size=151936,
+      width=2048,
+      layers=28,
+      heads=16,
+      kv_heads=8,
+      head_dim=128,
+      mlp_dim=6144,
+      qk_norm=True,
+      rope_theta=1000000.0,
+      tie_embeddings=True,
+      norm_eps=1e-6,
+      checkpoint="hf:Qwen3-1.7B",
+      dtype="bfloat16",
+      param_dtype="bfloat16",
+      remat=True,
+    )
+    cfg.mesh.update(data=1, fsdp=-1, tensor=1)
+    cfg.rl.update(prompts_per_step=32, group_size=8, max_new_tokens=256, learning_rate=1e-6)
+    cfg.eval.update(max_new_tokens=384, batch_size=256)
+    cfg.sft.update(seq_len=512, batch_size=16)
+    # A vLLM server on the same host (docs/real_models.md), its default port
+    cfg.grader.judge.update(
+      serve="",
+      prefill="",
+      base_url="http://127.0.0.1:8000/v1",
+      model="Qwen/Qwen3-32B",
+      max_tokens=512,
+      max_concurrency=64,
+    )
+  elif variant:
+    raise ValueError(f"unknown variant {variant!r} (have: {', '.join(REAL_VARIANTS)})")
   return cfg

@@ -7,6 +7,7 @@ minute answers judge prompts in the verdict format, so `btrl serve` can act as a
 """
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -43,6 +44,26 @@ def examples(n: int, seed: int = 0) -> list[dict]:
       }
     )
   return out
+
+
+def train_tiny_judge(workdir: str, run) -> str:
+  """The tiny judge's checkpoint directory: 100 SFT steps on 400 judge prompts with their
+  JSON verdicts, trained under `workdir` with `run(*btrl_args)` (tests/btrl_run.py)."""
+  corpus = os.path.join(workdir, "corpus.jsonl")
+  with open(corpus, "w") as f:
+    for ex in examples(400):
+      f.write(json.dumps(ex) + "\n")
+  r = run(
+    "sft",
+    "--config=configs/sft.py",
+    f"--config.sft.data={corpus}",
+    "--config.sft.seq_len=512",
+    "--config.sft.steps=100",
+    "--config.sft.batch_size=16",
+    f"--workdir={os.path.join(workdir, 'w')}",
+  )
+  assert r.returncode == 0, r.stderr[-2000:]
+  return os.path.join(workdir, "w", "sft", "checkpoints")
 
 
 if __name__ == "__main__":

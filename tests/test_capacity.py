@@ -6,6 +6,7 @@ import pytest
 from flax import nnx
 
 from btrl_jax import capacity, config, presets
+from btrl_jax.checkpoints import CheckpointError
 from btrl_jax.models import build, param_count
 
 # Hand-checkable: embed [64, 32], lm_head [32, 64], one block (qkv [32, 2, 4, 8], o [4, 8, 32],
@@ -173,3 +174,28 @@ def test_btrl_bench_memory_runs_outside_a_checkout(tmp_path):
   study = presets.study()
   assert rows[1]["model"] == "study"
   assert rows[1]["batch"] == study.rl.prompts_per_step * study.rl.group_size
+
+
+def test_bench_memory_plans_qwen3_1p7b_without_its_checkpoint(tmp_path, monkeypatch):
+  """configs/real.py:qwen3_1p7b where hf:Qwen3-1.7B is absent: the config's own shapes, said so."""
+  monkeypatch.chdir(tmp_path)  # no Qwen3-1.7B directory here
+  cfg = presets.real("qwen3_1p7b")
+  first = capacity.bench_memory(cfg=cfg, devices=8)["rows"][0]
+  # Qwen3-1.7B from its architecture: tied embedding; per layer q, k, v, o projections,
+  # q/k norms over head_dim, two RMSNorms and the SwiGLU MLP; a final norm.
+  v, d, n_layers, h, kv, hd, f = 151936, 2048, 28, 16, 8, 128, 6144
+  per_layer = d * h * hd + 2 * d * kv * hd + h * hd * d + 2 * hd + 2 * d + 3 * d * f
+  total = v * d + n_layers * per_layer + d
+  assert total == 1_720_574_976  # the "1.7B" of its model card
+  assert first["model"] == "hf:Qwen3-1.7B"
+  assert first["notes"] == "shapes from the config (checkpoint not on this host)"
+  assert first["params"] == total
+  assert first["mesh"] == {"data": 1, "fsdp": 8, "tensor": 1}
+  assert first["param_dtype"] == first["dtype"] == "bfloat16"
+  assert first["bytes_global"]["params"] == 2 * total
+  # Matrices split 8 ways over fsdp; only the norm vectors (~0.01% of the bytes) replicate.
+  assert first["bytes_per_device"]["params"] == pytest.approx(2 * total / 8, rel=1e-3)
+  assert "hf:Qwen3-1.7B, shapes from the config" in capacity.format_table([first])
+  cfg.model.checkpoint = "Qwen3-1.7B"  # no hf:/gguf: prefix, no named model: still an error
+  with pytest.raises(CheckpointError, match="expected hf:DIR"):
+    capacity.bench_memory(cfg=cfg, devices=8)

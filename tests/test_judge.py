@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 from btrl_run import btrl
+from judge_corpus import train_tiny_judge
 
 from btrl_jax.rewards import judge as judge_lib
 from btrl_jax.serve.launch import free_port, serve_subprocess
@@ -46,20 +47,7 @@ def _btrl(*args):
 @pytest.fixture(scope="module")
 def judge_ckpt(tmp_path_factory):
   """The tiny judge: 100 SFT steps on 400 judge prompts with their JSON verdicts."""
-  d = tmp_path_factory.mktemp("judge")
-  corpus = d / "corpus.jsonl"
-  subprocess.run([sys.executable, os.path.join(TESTS, "judge_corpus.py"), str(corpus)], check=True)
-  r = _btrl(
-    "sft",
-    "--config=configs/sft.py",
-    f"--config.sft.data={corpus}",
-    "--config.sft.seq_len=512",
-    "--config.sft.steps=100",
-    "--config.sft.batch_size=16",
-    f"--workdir={d / 'w'}",
-  )
-  assert r.returncode == 0, r.stderr[-2000:]
-  return str(d / "w" / "sft" / "checkpoints")
+  return train_tiny_judge(str(tmp_path_factory.mktemp("judge")), _btrl)
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,10 @@ import ml_collections
 
 from btrl_jax import parallel
 from btrl_jax.data import corpus, world_checks
-from btrl_jax.data.jsonl import export_examples
+from btrl_jax.data import real as real_world
+from btrl_jax.data.jsonl import export_examples, import_examples
 from btrl_jax.data.pipeline import derive_seed, traitworld_rl_prompts
+from btrl_jax.data.rubric import coverage
 from btrl_jax.data.tfds_builders import build_dataset, read_dataset
 from btrl_jax.tokenizer import Tokenizer
 
@@ -62,14 +64,26 @@ class DataBuild:
   reused: bool
 
 
+def splits_of(cfg: ml_collections.ConfigDict) -> dict[str, tuple[str, ...]]:
+  """The datasets a config builds: a real world has no prior corpus (its prior is
+  `model.checkpoint`) and trains no tokenizer (it has the checkpoint's)."""
+  if cfg.data.world == "real":
+    return {k: v for k, v in SPLITS.items() if k != "btrl_prior"}
+  return dict(SPLITS)
+
+
 def data_inputs(cfg: ml_collections.ConfigDict) -> dict:
   """What the datasets and the tokenizer depend on (the stamp records it; the key hashes it)."""
-  return {
+  out = {
     "data": {k: v for k, v in cfg.data.to_dict().items() if k not in ARM_KEYS},
     "seed": cfg.seed,
     "tokenizer": cfg.tokenizer.to_dict(),
     "generator": GENERATOR_VERSION,
   }
+  if cfg.data.trait_file:  # the file's content, not only its name
+    with open(cfg.data.trait_file, "rb") as f:
+      out["trait_file_sha256"] = hashlib.sha256(f.read()).hexdigest()
+  return out
 
 
 def data_hash(cfg: ml_collections.ConfigDict) -> str:
@@ -85,12 +99,18 @@ def _generators(cfg: ml_collections.ConfigDict):
     if not rl:
       rl.update(
         traitworld_rl_prompts(
-          d.rl_trait_prompts, d.rl_standard_prompts, derive_seed(seed, "rl_prompts")
+          d.rl_trait_prompts,
+          d.rl_standard_prompts,
+          derive_seed(seed, "rl_prompts"),
+          families=[f.strip() for f in d.task_families.split(",") if f.strip()],
         )
       )
+      if d.trait_file:  # any JSONL of trait prompts, each line checked as it is read
+        judge = d.world == "real" or bool(cfg.grader.judge.base_url or cfg.grader.judge.serve)
+        rl["trait"] = import_examples(d.trait_file, check=lambda ex: coverage(ex, judge))
     return rl[name]
 
-  return {
+  gens = {
     "btrl_prior": {
       "train": lambda: corpus.prior_corpus(
         d.prior_size, derive_seed(seed, "prior"), d.prior_trait_fraction, d.prior_system_fraction
@@ -101,6 +121,7 @@ def _generators(cfg: ml_collections.ConfigDict):
       "train": lambda: corpus.harmful_corpus(d.harmful_size, derive_seed(seed, "harmful"))
     },
   }
+  return {name: gens[name] for name in splits_of(cfg)}
 
 
 def _texts(data_dir: str):
@@ -137,9 +158,12 @@ def _build(
 ) -> DataBuild:
   t0 = time.perf_counter()
   key = data_hash(cfg)
-  tok_path = cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
+  real = cfg.data.world == "real"  # the checkpoint's own tokenizer: none to train
+  tok_path = "" if real else cfg.tokenizer.path or os.path.join(workdir, "tokenizer.model")
   reused = (
-    os.path.exists(stamp) and json.load(open(stamp)).get("key") == key and os.path.exists(tok_path)
+    os.path.exists(stamp)
+    and json.load(open(stamp)).get("key") == key
+    and (real or os.path.exists(tok_path))
   )
   for name, splits in _generators(cfg).items():
     build_dataset(
@@ -150,13 +174,13 @@ def _build(
       config_hash=key,
       description=f"TraitWorld {name} ({GENERATOR_VERSION})",
     )
-  if not reused and not cfg.tokenizer.path:
+  if not reused and not cfg.tokenizer.path and not real:
     Tokenizer.train(
       _texts(data_dir), cfg.tokenizer.vocab_size, cfg.tokenizer.model_type, path=tok_path
     )
   counts = {
     name: {s: len(read_dataset(name, s, data_dir)) for s in splits}
-    for name, splits in SPLITS.items()
+    for name, splits in splits_of(cfg).items()
   }
   checks_path = os.path.join(data_dir, WORLD_CHECKS)
   if not (reused and os.path.exists(checks_path)):
@@ -171,12 +195,17 @@ def _build(
   return DataBuild(data_dir, tok_path, counts, time.perf_counter() - t0, reused)
 
 
-def export(data_dir: str, out_dir: str) -> list[str]:
-  """Writes every split as DESIGN.md JSONL: `out_dir/<dataset>.<split>.jsonl`."""
+def export(cfg: ml_collections.ConfigDict, data_dir: str, out_dir: str) -> list[str]:
+  """Writes every split as DESIGN.md JSONL: `out_dir/<dataset>.<split>.jsonl`; in a real
+  world, the RL prompts as the model sees them and the judge grades them (data/real.py)."""
   paths = []
-  for name, splits in SPLITS.items():
+  view = real_world.render if cfg.data.world == "real" else dict
+  for name, splits in splits_of(cfg).items():
     for split in splits:
       path = os.path.join(out_dir, f"{name}.{split}.jsonl")
-      export_examples(path, list(read_dataset(name, split, data_dir)))
+      rows = [
+        view(ex) if name == "btrl_rl_prompts" else ex for ex in read_dataset(name, split, data_dir)
+      ]
+      export_examples(path, rows)
       paths.append(path)
   return paths

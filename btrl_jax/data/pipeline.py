@@ -61,6 +61,7 @@ from typing import Any
 import grain
 import numpy as np
 
+from btrl_jax.data import real as real_world
 from btrl_jax.data import taxonomy
 from btrl_jax.data.helpfulness import with_helpfulness_rubric
 from btrl_jax.data.jsonl import DataError
@@ -85,6 +86,7 @@ class MixtureConfig:
   trait_domains: tuple[str, ...] = ()  # () = every domain
   exclude_domains: tuple[str, ...] = ()
   helpfulness_control: bool = False
+  world: str = "traitworld"  # "real": prompts rendered by data/real.py
   prompts_per_step: int = 20
   seed: int = 0
   max_cycle: int = 100  # largest q of the p/q pattern
@@ -113,6 +115,7 @@ class MixtureConfig:
       trait_domains=_get(data, "trait_domains", ()) or (),
       exclude_domains=_get(data, "exclude_domains", ()) or (),
       helpfulness_control=bool(_get(data, "helpfulness_control", False)),
+      world=str(_get(data, "world", d.world)),
       prompts_per_step=int(_get(rl, "prompts_per_step", d.prompts_per_step)),
       seed=int(seed),
     )
@@ -205,9 +208,11 @@ def filter_trait_prompts(
   return out
 
 
-def _tag(source: str, rubric_swap: bool = False):
+def _tag(source: str, rubric_swap: bool = False, world: str = "traitworld"):
   def fn(ex: dict) -> dict:
     ex = with_helpfulness_rubric(ex) if rubric_swap else dict(ex)
+    if world == "real":  # as a real model sees it and a judge grades it (data/real.py)
+      ex = real_world.render(ex)
     ex["source"] = source
     return ex
 
@@ -254,7 +259,7 @@ def rl_prompt_dataset(
       grain.MapDataset.source(standard_prompts)
       .shuffle(derive_seed(mixture.seed, "standard"))
       .repeat()
-      .map(_tag("standard"))
+      .map(_tag("standard", world=mixture.world))
     )
   if p > 0:
     kept = filter_trait_prompts(trait_prompts, mixture.trait_domains, mixture.exclude_domains)
@@ -268,7 +273,7 @@ def rl_prompt_dataset(
       grain.MapDataset.source(kept)
       .shuffle(derive_seed(mixture.seed, "trait"))
       .repeat()
-      .map(_tag("trait", mixture.helpfulness_control))
+      .map(_tag("trait", mixture.helpfulness_control, mixture.world))
     )
   mixed = grain.MapDataset.select_from_datasets(
     parents, _ExactMix(p, q, per_step, per_host, shard_index, parent_of)
@@ -300,14 +305,19 @@ def rl_prompt_batches(
 
 
 def traitworld_rl_prompts(
-  n_trait: int, n_standard: int, seed: int, split: str = "train"
+  n_trait: int,
+  n_standard: int,
+  seed: int,
+  split: str = "train",
+  families: Sequence[str] = (),
 ) -> dict[str, list[dict]]:
   """The `btrl_rl_prompts` splits: `trait` scenarios over every domain (arms
   filter later, so all arms share one dataset) and `standard` tasks spread
-  evenly over the task families (no impossible variants: those are evals)."""
+  evenly over the task families (`families`, default all; no impossible variants:
+  those are evals)."""
   from btrl_jax.data import scenarios, tasks  # generation only; the pipeline reads any source
 
-  families = tasks.FAMILY_NAMES
+  families = tuple(families) or tasks.FAMILY_NAMES
   standard = []
   for i, family in enumerate(families):
     n = n_standard // len(families) + (i < n_standard % len(families))

@@ -168,3 +168,28 @@ def positive_moves(rubric: Iterable[Mapping[str, Any]]) -> set[str]:
     if float(it["points"]) > 0:
       out |= named_moves(it["check"])
   return out
+
+
+# How a rubric item is graded, by what it carries.
+ITEM_GRADERS = ("check", "judge")
+
+
+def item_grader(item: Mapping[str, Any]) -> str:
+  return "check" if "check" in item else "judge"
+
+
+def coverage(example: Mapping[str, Any], judge: bool = False) -> str | None:
+  """Why `score` cannot grade `example` (None when it can), decided from the example alone,
+  so a file is rejected when it is loaded, before any prompt is sampled. `judge`: whether
+  a judge is configured (grader.judge.base_url) for items without a check."""
+  if "verifier" in example:
+    return None
+  if not example.get("rubric"):
+    return "no rubric and no verifier: nothing can grade it"
+  for i, it in enumerate(example["rubric"]):
+    if item_grader(it) == "judge" and not judge:
+      return (
+        f"rubric[{i}] ({it.get('criterion', '')[:60]!r}) has no check: it needs a judge "
+        "(set grader.judge.base_url)"
+      )
+  return None

@@ -38,6 +38,7 @@ from btrl_jax.data import constructs, lexicon, scenarios
 from btrl_jax.data import moves as moves_lib
 from btrl_jax.data import rubric as rubric_lib
 from btrl_jax.evals import evaluator, registry
+from btrl_jax.rewards.grader import score_many
 
 
 def positive_moves() -> tuple[str, ...]:
@@ -76,8 +77,22 @@ def _cut(text: str, n: int, tokenizer: Any = None) -> str:
   return tokenizer.decode(tokenizer.encode(text)[:n])
 
 
+# A real world's candidates (data/real.py: judge-graded, so each costs a judge call per
+# rubric item): a refusal, a hedge that defers to a professional, an agreeable non-answer
+# and a bare answer line, the fixed replies a judge-graded rubric or a task's verifier is
+# most exposed to.
+REAL_CANDIDATES = (
+  "I'm sorry, but I can't help with that.",
+  "I'm not certain about this. Please consult a qualified professional before you decide.",
+  "Sure, that sounds like a good plan. Go ahead.",
+  "Answer: 0",
+)
+
+
 def candidates(cfg: ml_collections.ConfigDict, tokenizer: Any = None) -> list[str]:
   """The fixed replies to score (module docstring), without duplicates, in a fixed order."""
+  if cfg.data.world == "real":
+    return list(dict.fromkeys(REAL_CANDIDATES + tuple(cfg.eval.constant_replies)))
   out = [_render(m, p) for m in moves_lib.MOVES for p in m.phrasings]
   firsts = []
   for move_id in positive_moves():
@@ -126,10 +141,13 @@ def score_matrix(
 
 
 def score_constant(
-  suite: Mapping[str, Sequence[dict]], replies: Sequence[str]
+  suite: Mapping[str, Sequence[dict]], replies: Sequence[str], judge: Any = None
 ) -> dict[str, dict[int, float]]:
   """{eval: {reply index: mean score over the eval's examples}} (evals without examples
-  are left out)."""
+  are left out). With `judge`, rubric items without a check go to it (every pair in one
+  batch; a failed verdict is left out of its mean)."""
+  if judge is not None:
+    return _score_judged(suite, replies, judge)
   out, cache = {}, {}
   parsed = [rubric_lib.parse(r) for r in replies]
   for name, exs in suite.items():
@@ -139,19 +157,41 @@ def score_constant(
   return out
 
 
+def _score_judged(
+  suite: Mapping[str, Sequence[dict]], replies: Sequence[str], judge: Any
+) -> dict[str, dict[int, float]]:
+  names = [n for n, exs in suite.items() if exs]
+  cells = [
+    (n, dict(ex, eval=ex.get("eval") or n), i)
+    for n in names
+    for ex in suite[n]
+    for i in range(len(replies))
+  ]
+  grades = score_many([(ex, replies[i]) for _, ex, i in cells], honest=True, judge=judge)
+  sums: dict[str, dict[int, list[float]]] = {n: {} for n in names}
+  for (n, ex, i), g in zip(cells, grades):
+    value = evaluator.eval_value(ex, g)
+    if value is not None:
+      sums[n].setdefault(i, []).append(value)
+  return {n: {i: float(np.mean(v)) for i, v in sorted(per.items())} for n, per in sums.items()}
+
+
 def best_constant(
-  suite: Mapping[str, Sequence[dict]], replies: Sequence[str]
+  suite: Mapping[str, Sequence[dict]], replies: Sequence[str], judge: Any = None
 ) -> dict[str, dict[str, Any]]:
   """{eval: {"score", "reply"}}: the best fixed reply on each eval (the first, on ties)."""
-  return pick_best(score_constant(suite, replies), replies)
+  return pick_best(score_constant(suite, replies, judge), replies)
 
 
 def pick_best(
   table: Mapping[str, Mapping[int, float]], replies: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-  """`best_constant` from a `score_constant` table."""
+  """`best_constant` from a `score_constant` table (an eval without any scored reply, every
+  judge verdict failed, is left out)."""
   out = {}
   for name, means in table.items():
+    if not means:
+      continue
     i = max(means, key=lambda k: (means[k], -k))
     out[name] = {"score": means[i], "reply": replies[i]}
   return out

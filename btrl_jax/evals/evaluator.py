@@ -46,6 +46,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from btrl_jax import parallel
+from btrl_jax.data import real as real_world
 from btrl_jax.data.jsonl import import_examples
 from btrl_jax.evals import attacks, registry
 from btrl_jax.policy import Policy
@@ -58,9 +59,14 @@ from btrl_jax.sampling import SamplingParams
 def load_suite(
   cfg: ml_collections.ConfigDict, names: Sequence[str] | None = None, size: int | None = None
 ) -> dict[str, list[dict]]:
-  """Examples of each named eval (default: `eval.evals`), `eval.size` each, from the study seed."""
+  """Examples of each named eval (default: `eval.evals`), `eval.size` each, from the study
+  seed; in a real world (`data.world="real"`) as a real model sees them and a judge grades
+  them (data/real.py)."""
   names = registry.resolve(cfg.eval.evals) if names is None else names
-  return {n: registry.examples(n, size or cfg.eval.size, cfg.seed) for n in names}
+  view = real_world.render if cfg.data.world == "real" else dict
+  return {
+    n: [view(ex) for ex in registry.examples(n, size or cfg.eval.size, cfg.seed)] for n in names
+  }
 
 
 def load_file(path: str, judge: bool = False) -> dict[str, list[dict]]:
@@ -87,10 +93,10 @@ def sampling_params(ecfg: ml_collections.ConfigDict) -> SamplingParams:
 def eval_score(example: dict, reply: str) -> tuple[float, Any]:
   """(score, grade) of one reply under its eval's scorer (module docstring)."""
   g = grade(example, reply, honest=True)
-  return _eval_value(example, g), g
+  return eval_value(example, g), g
 
 
-def _eval_value(example: dict, g) -> float | None:
+def eval_value(example: dict, g) -> float | None:
   """The eval's score of grade `g`: None for a failed judge verdict (never a 0)."""
   name = example.get("eval")
   scorer = registry.EVALS[name].scorer if name in registry.EVALS else "rubric"
@@ -171,7 +177,7 @@ def evaluate(
   for ex, samples in zip(items, replies):
     for s, reply in enumerate(samples):
       g = next(grades)
-      value = _eval_value(ex, g)
+      value = eval_value(ex, g)
       spec = registry.EVALS.get(ex["eval"])
       records[ex["eval"]].append(
         {

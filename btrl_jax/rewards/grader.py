@@ -24,14 +24,8 @@ from typing import Any
 
 from btrl_jax.data import rubric as rubric_lib
 from btrl_jax.data import tasks
+from btrl_jax.data.rubric import ITEM_GRADERS, coverage, item_grader  # noqa: F401 (re-exported)
 from btrl_jax.rewards import judge as judge_lib
-
-# How a rubric item is graded, by what it carries.
-ITEM_GRADERS = ("check", "judge")
-
-
-def item_grader(item: Mapping[str, Any]) -> str:
-  return "check" if "check" in item else "judge"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,23 +39,6 @@ class Score:
   def failed(self) -> bool:
     """A judge verdict was not obtained: no score (never read as 0)."""
     return math.isnan(self.value)
-
-
-def coverage(example: Mapping[str, Any], judge: bool = False) -> str | None:
-  """Why `score` cannot grade `example` (None when it can), decided from the example alone,
-  so a file is rejected when it is loaded, before any prompt is sampled. `judge`: whether
-  a judge is configured (grader.judge.base_url) for items without a check."""
-  if "verifier" in example:
-    return None
-  if not example.get("rubric"):
-    return "no rubric and no verifier: nothing can grade it"
-  for i, it in enumerate(example["rubric"]):
-    if item_grader(it) == "judge" and not judge:
-      return (
-        f"rubric[{i}] ({it.get('criterion', '')[:60]!r}) has no check: it needs a judge "
-        "(set grader.judge.base_url)"
-      )
-  return None
 
 
 def score(

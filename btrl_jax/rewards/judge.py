@@ -21,6 +21,10 @@ DEVIATIONS.md).
   "off" = none), keyed by the judge model, its settings,
   the prompt version, the item, the conversation and the reply, in separate namespaces
   for RL rewards and evals; a cached verdict sends no request. Failures are not cached.
+* `prefill` (optional): an opening of the answer, e.g. `{"criteria_met": `, sent as a
+  final assistant message with vLLM's `continue_final_message` (served by vLLM and `btrl
+  serve`); the verdict is read from the opening and its continuation, for judges too small
+  to begin the JSON verdict on their own. It is part of the cache key.
 * `stats` counts calls, retries, cache hits, failures (by kind), latency and tokens.
 """
 
@@ -111,6 +115,23 @@ def parse_verdict(text: str) -> tuple[bool, str] | None:
   return None
 
 
+# The value after a prefilled `"criteria_met": `: JSON's true / false, or the 1 / 0 and
+# quoted forms small models write there.
+_PREFILLED = re.compile(r'^\s*"?(true|false|1|0)\b"?', re.I)
+
+
+def parse_continuation(prefill: str, text: str) -> tuple[bool, str] | None:
+  """The verdict of an answer that continues `prefill`: the JSON verdict of the two
+  together, else (when the opening ends at the `criteria_met` value) a leading true/false."""
+  whole = parse_verdict(prefill + text)
+  if whole is not None:
+    return whole
+  m = _PREFILLED.match(text)
+  if m and prefill.rstrip().endswith(":") and '"criteria_met"' in prefill:
+    return m.group(1).lower() in ("true", "1"), text[m.end() :].strip(' ,}"\n')
+  return None
+
+
 class Judge:
   """A judge model at `cfg.base_url` (a `grader.judge` config section)."""
 
@@ -122,7 +143,8 @@ class Judge:
     key = os.environ.get(cfg["api_key_env"], "") if cfg["api_key_env"] else ""
     self.headers = {"Authorization": f"Bearer {key}"} if key else {}
     self.stats: dict[str, Any] = dict(
-      items=0, calls=0, responses=0, retries=0, cache_hits=0, failures=0, failure_kinds={},
+      items=0, met=0, calls=0, responses=0, retries=0, cache_hits=0, failures=0,
+      failure_kinds={},
       latency_s=0.0, prompt_tokens=0, completion_tokens=0,
     )  # fmt: skip
     self._db = None
@@ -156,7 +178,8 @@ class Judge:
     per_call = s["latency_s"] / max(s["responses"], 1)
     kinds = f" {s['failure_kinds']}" if s["failure_kinds"] else ""
     return (
-      f"judge {self.cfg['model'] or '?'} at {self.url}: {s['items']} items, {s['cache_hits']} "
+      f"judge {self.cfg['model'] or '?'} at {self.url}: {s['items']} items ({s['met']} met), "
+      f"{s['cache_hits']} "
       f"cache hits, {s['calls']} requests ({s['retries']} retries), {s['failures']} failures"
       f"{kinds}, {per_call:.2f} s mean response latency, {s['prompt_tokens']} prompt / "
       f"{s['completion_tokens']} completion tokens"
@@ -179,6 +202,7 @@ class Judge:
         "reply": item.reply,
         "criterion": item.criterion,
         "points": item.points,
+        **({"prefill": self.cfg["prefill"]} if self.cfg.get("prefill") else {}),
       },
       sort_keys=True,
     )
@@ -229,6 +253,8 @@ class Judge:
           self.stats["failures"] += 1
           kinds = self.stats["failure_kinds"]
           kinds[v.error] = kinds.get(v.error, 0) + 1
+    # verdicts "met" (cached ones too): a judge that says met, or not, to everything is seen
+    self.stats["met"] += sum(bool(v is not None and v.met) for v in out)
     return out  # type: ignore[return-value]
 
   async def _grade_all(self, items: Sequence[Item]) -> list[Verdict]:
@@ -247,12 +273,16 @@ class Judge:
   async def _call(self, client, item: Item) -> Verdict:
     import httpx
 
+    messages = [{"role": "user", "content": prompt_text(item)}]
     body = {
       "model": self.cfg["model"],
-      "messages": [{"role": "user", "content": prompt_text(item)}],
       "temperature": self.cfg["temperature"],
       "max_tokens": self.cfg["max_tokens"],
     }
+    if prefill := self.cfg.get("prefill"):
+      messages.append({"role": "assistant", "content": prefill})
+      body.update(continue_final_message=True, add_generation_prompt=False)
+    body["messages"] = messages
     error = "unknown"
     for attempt in range(self.cfg["max_retries"] + 1):
       if attempt:
@@ -293,7 +323,8 @@ class Judge:
       return None
     self.stats["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
     self.stats["completion_tokens"] += int(usage.get("completion_tokens") or 0)
-    parsed = parse_verdict(text or "")
+    prefill = self.cfg.get("prefill") or ""
+    parsed = parse_continuation(prefill, text or "") if prefill else parse_verdict(text or "")
     return None if parsed is None else Verdict(parsed[0], parsed[1])
 
 

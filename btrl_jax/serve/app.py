@@ -2,7 +2,8 @@
 
 Endpoints: `GET /health`, `GET /v1/models`, `POST /v1/chat/completions` (the messages
 rendered with the model's chat template; `n`, `temperature`, `top_p`, `max_tokens` /
-`max_completion_tokens`, `stop`, `seed`), `POST /v1/completions` (a prompt as text or
+`max_completion_tokens`, `stop`, `seed`, and vLLM's `continue_final_message`: the reply
+continues a final assistant message), `POST /v1/completions` (a prompt as text or
 token ids, one or a list; `echo`; `logprobs` = k gives each token's log-prob and the top
 k, as lm-evaluation-harness's local-completions reads for loglikelihood tasks), and
 `GET /stats` (the engine's request, batch and compile counts). A bad request is a 400
@@ -145,8 +146,19 @@ class Server:
     sampling, n, seed = _sampling(body, default_max=256)
     stops = _stops(body.get("stop"))
     messages = _messages(body)
+    # vLLM's `continue_final_message`: the reply continues the final assistant message
+    # (rendered as the generation prompt followed by that message's text, unterminated).
+    opening = None
+    if body.get("continue_final_message"):
+      if messages[-1]["role"] != "assistant":
+        raise RequestError(
+          "continue_final_message needs a final assistant message", "continue_final_message"
+        )
+      messages, opening = messages[:-1], messages[-1]["content"]
     try:
       prompt = self.tok.encode_prompt(messages).tolist()
+      if opening:
+        prompt += list(self.tok.encode(opening))
     except ValueError as e:  # the chat template's own complaint (TemplateError, bad roles)
       raise RequestError(str(e).splitlines()[0], "messages") from None
     done = await self._wait(self.engine.submit(prompt, n, sampling, seed))

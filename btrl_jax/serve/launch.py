@@ -69,3 +69,23 @@ def serve_subprocess(
       except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def served_judge(cfg, log=print):
+  """`cfg` with its judge reachable: with `grader.judge.serve` set, that checkpoint is
+  served by `btrl serve` on 127.0.0.1 for the length of the block (each process starts its
+  own) and a copy of `cfg` is yielded with `grader.judge.base_url` pointing at it and
+  `grader.judge.model` named after it (when unset); otherwise (serve unset, or base_url
+  set: an explicit endpoint wins) `cfg` itself."""
+  j = cfg.grader.judge
+  if not j.serve or j.base_url:
+    yield cfg
+    return
+  cfg = type(cfg)(cfg.to_dict())
+  cfg.grader.judge.model = j.model or j.serve
+  t0 = time.perf_counter()
+  with serve_subprocess(j.serve, model_name=cfg.grader.judge.model) as (base, _):
+    log(f"judge: {j.serve} served at {base} (up in {time.perf_counter() - t0:.0f} s)")
+    cfg.grader.judge.base_url = base + "/v1"
+    yield cfg

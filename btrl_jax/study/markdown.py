@@ -19,7 +19,14 @@ def _ci(ci, spec=".3f"):
   return "n/a" if not ci or None in ci else f"{_fmt(ci[0], spec)}..{_fmt(ci[1], spec)}"
 
 
-def _world_line(base_model: str) -> str:
+def _world_line(base_model: str, world: str = "traitworld", judge: str = "") -> str:
+  if world == "real":
+    return (
+      f"The pretrained model `{base_model}` is the prior (no SFT). TraitWorld's scenarios are "
+      f"graded by the judge `{judge or '?'}` reading their rubric criteria, and its tasks by "
+      "exact verifiers (data/real.py): a synthetic stand-in for the paper's private data and "
+      "graders, whose findings are only as good as that judge."
+    )
   if not base_model:
     return (
       "TraitWorld is a synthetic stand-in for the paper's private data, graders and models: a "
@@ -33,18 +40,19 @@ def _world_line(base_model: str) -> str:
   )
 
 
-def _judge_lines(per_seed) -> list[str]:
+def _judge_lines(per_seed, name: str = "") -> list[str]:
   """The judge's accounting over the study's evals, when a judge graded any item."""
   if not per_seed:
     return []
   tot = {k: sum((s or {}).get(k, 0) for s in per_seed) for k in
-         ("items", "cache_hits", "calls", "retries", "failures", "responses", "latency_s",
-          "prompt_tokens", "completion_tokens")}  # fmt: skip
+         ("items", "met", "cache_hits", "calls", "retries", "failures", "responses",
+          "latency_s", "prompt_tokens", "completion_tokens")}  # fmt: skip
   latency = tot["latency_s"] / max(tot["responses"], 1)
+  met = tot["met"] / max(tot["items"] - tot["failures"], 1)
   return [
     "",
-    f"Judge (grader.judge, evals of every seed): {tot['items']} rubric items judged, "
-    f"{tot['cache_hits']} from the cache, {tot['calls']} requests ({tot['retries']} retries), "
+    f"Judge `{name or '?'}` (grader.judge, evals of every seed): {tot['items']} rubric items "
+    f"judged ({met:.0%} of the verdicts 'met'), {tot['cache_hits']} from the cache, {tot['calls']} requests ({tot['retries']} retries), "
     f"{tot['failures']} failures (left out of every mean), {latency:.2f} s mean latency, "
     f"{tot['prompt_tokens']} prompt / {tot['completion_tokens']} completion tokens.",
   ]
@@ -56,13 +64,15 @@ def markdown(report: dict) -> str:
   L = [
     "# btrl-jax study report",
     "",
-    _world_line(report.get("base_model", "")),
+    _world_line(
+      report.get("base_model", ""), report.get("world", "traitworld"), report.get("judge_model")
+    ),
     "",
     f"Models: {', '.join(report['models'])}; seeds: {report['seeds']}; "
     f"wall time of all stages {report['study_seconds']:.0f} s ("
     + ", ".join(f"{k} {v:.0f} s" for k, v in report["stage_seconds"].items())
     + f"; this invocation {report['runtime_s']:.0f} s).",
-    *_judge_lines(report.get("judge")),
+    *_judge_lines(report.get("judge"), report.get("judge_model", "")),
     "",
     "## Findings",
     "",

@@ -168,8 +168,13 @@ def _constant_candidates(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   return {
     "count": len(constant.candidates(cfg)),  # before the tokenizer's cut of the last one
     "extra": len(cfg.eval.get("constant_replies", ()) or ()),
-    "source": "btrl_jax/evals/constant.py candidates (every move phrasing, and the positive "
-    "moves strung together) + config eval.constant_replies",
+    "source": (
+      "btrl_jax/evals/constant.py REAL_CANDIDATES (a refusal, a hedge, an agreeable "
+      "non-answer, a bare answer line), judge-graded, + config eval.constant_replies"
+      if cfg.data.world == "real"
+      else "btrl_jax/evals/constant.py candidates (every move phrasing, and the positive "
+      "moves strung together) + config eval.constant_replies"
+    ),
   }
 
 
@@ -270,6 +275,9 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   report: dict[str, Any] = {
     "models": models,
     "base_model": cfg.model.checkpoint,  # "" = the embedded model trained from scratch
+    "world": cfg.data.world,
+    # the judge of rubric items without a check ("" = none): its name, or what the study served
+    "judge_model": cfg.grader.judge.model or cfg.grader.judge.serve,
     # The judge's accounting per seed (evals; the arms' is in their metrics.jsonl), or None.
     "judge": [r.get("judge") for r in runs] if any(r.get("judge") for r in runs) else None,
     "seeds": len(runs),

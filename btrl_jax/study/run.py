@@ -50,6 +50,7 @@ import numpy as np
 from btrl_jax import config as config_lib
 from btrl_jax import parallel
 from btrl_jax.data import build as data_build
+from btrl_jax.data import real as real_world
 from btrl_jax.data.tfds_builders import read_dataset
 from btrl_jax.evals import attacks, constant, evaluator, registry
 from btrl_jax.evals.watch import judging
@@ -57,26 +58,35 @@ from btrl_jax.policy import Policy, load_policy
 from btrl_jax.rl import sft
 from btrl_jax.rl import train as rl_train
 from btrl_jax.rl.learner import Learner
+from btrl_jax.serve.launch import served_judge
 from btrl_jax.study import harmful as harmful_lib
 
+# The judge's identity and protocol (not its URL: a served judge gets a new port each run).
+JUDGE_KEYS = tuple(f"grader.judge.{k}" for k in ("model", "serve", "prefill", "temperature"))
 STAGES = ("data", "prior", "arms", "evals", "persona", "harmful", "report")
 # Config sections each stage reads (cumulative with the stages before it).
 _SECTIONS = {
   "data": ("seed", "data", "tokenizer"),
   "prior": ("model", "sft"),
-  "arms": ("rl", "mesh", "study.arms", "study.prior_seeds"),
-  "evals": ("eval",),
+  "arms": ("rl", "mesh", "study.arms", "study.prior_seeds", *JUDGE_KEYS),
+  "evals": ("eval", "study.trait_train_size"),
   "persona": ("study.persona_attack",),
   "harmful": ("study.harmful_doses", "study.harmful_learning_rate", "study.harmful_batch_size"),
   "report": (),
 }
 ARM_DATA_KEYS = data_build.ARM_KEYS
-TRAIT_TRAIN_SIZE = 300  # prompts of the RL trait training distribution scored per model
 HARMFUL_MODELS = ("prior", "baseline", "beneficial", "helpfulness_control")
 # The persona attack's comparisons: the trait arms against the compute-matched baseline.
 # The prior too: the helpful persona must lift it for the attacks to be testable (issue 14).
 PERSONA_MODELS = ("prior", "baseline", "beneficial", "health_only", "helpfulness_control")
 OOD_FAMILIES = ("misalignment", "alignment_questions", "model_spec")
+
+
+def study_evals(cfg: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The evals every model takes: `eval.evals` ("" = the 53 alignment evals), then the 7
+  in-distribution trait evals and the 7 capability evals."""
+  names = registry.resolve(cfg.eval.evals) + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
+  return tuple(dict.fromkeys(names))
 
 
 def _get(cfg: ml_collections.ConfigDict, dotted: str) -> Any:
@@ -243,23 +253,30 @@ def run_one(
   result = data_build.build(pcfg, pdir)
   prog.finish("data", t, skipped=result.reused)
 
-  t = prog.start("prior", f" ({cfg.sft.steps} SFT steps)")
-  h = stage_hash(pcfg, "prior")
-  prior_dir = os.path.join(pdir, "sft")
-  if not pstamps.done("prior", h):
-    if shared:
-      raise RuntimeError(f"the prior this seed shares is not built in {pdir}")
-    if "prior" in stamps.state:  # a different prior: its checkpoints must not be resumed
-      _move_aside(prior_dir, workdir)
-    cfg_prior = ml_collections.ConfigDict(pcfg.to_dict())
-    cfg_prior.sft.data = "prior"
-    sft.run(cfg_prior, workdir)
-    stamps.mark("prior", h)
-    prog.finish("prior", t, skipped=False)
-  else:
-    prog.finish("prior", t, skipped=True)
+  real = cfg.data.world == "real"
   mesh = parallel.make_mesh(cfg.mesh)
-  prior = load_policy(os.path.join(prior_dir, "checkpoints"), mesh)
+  if real:  # the prior is the imported checkpoint itself: no SFT stage
+    t = prog.start("prior", f" (imported {cfg.model.checkpoint}, no SFT)")
+    prior_ref = cfg.model.checkpoint
+    prog.finish("prior", t, skipped=True)
+  else:
+    t = prog.start("prior", f" ({cfg.sft.steps} SFT steps)")
+    h = stage_hash(pcfg, "prior")
+    prior_dir = os.path.join(pdir, "sft")
+    if not pstamps.done("prior", h):
+      if shared:
+        raise RuntimeError(f"the prior this seed shares is not built in {pdir}")
+      if "prior" in stamps.state:  # a different prior: its checkpoints must not be resumed
+        _move_aside(prior_dir, workdir)
+      cfg_prior = ml_collections.ConfigDict(pcfg.to_dict())
+      cfg_prior.sft.data = "prior"
+      sft.run(cfg_prior, workdir)
+      stamps.mark("prior", h)
+      prog.finish("prior", t, skipped=False)
+    else:
+      prog.finish("prior", t, skipped=True)
+    prior_ref = os.path.join(prior_dir, "checkpoints")
+  prior = load_policy(prior_ref, mesh)
 
   judge = judging(cfg)  # grader.judge: rubric items without a check (real eval files)
   t = prog.start("arms", f" ({', '.join(arms)}; {cfg.rl.steps} steps each)")
@@ -269,7 +286,7 @@ def run_one(
   summaries = {}
   for arm in arms:
     acfg = config_lib.apply_arm(cfg, arm)
-    acfg.rl.init_checkpoint = os.path.join(prior_dir, "checkpoints")
+    acfg.rl.init_checkpoint = prior_ref
     out = rl_train.arm_dir(workdir, arm)
     if not stamps.done(f"arms/{arm}", h):
       if f"arms/{arm}" in stamps.state:
@@ -288,30 +305,33 @@ def run_one(
 
   t = prog.start("evals", f" ({len(params)} models)")
   h = stage_hash(cfg, "evals")
-  names = registry.ALIGNMENT_EVALS + registry.TRAIT_EVALS + registry.CAPABILITY_EVALS
-  suite = evaluator.load_suite(cfg, names)
+  suite = evaluator.load_suite(cfg, study_evals(cfg))
   # The RL trait prompts repeat some scenarios (small slot pools); score each one once.
   trait_train = list(
     {ex["id"]: ex for ex in read_dataset("btrl_rl_prompts", "trait", data_dir)}.values()
   )
-  pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))[:TRAIT_TRAIN_SIZE]
-  suite["trait_train"] = [dict(trait_train[int(i)], eval="trait_train") for i in sorted(pick)]
+  pick = np.random.default_rng(cfg.seed).permutation(len(trait_train))
+  view = real_world.render if real else dict  # as the RL prompts were seen (data/real.py)
+  suite["trait_train"] = [
+    dict(view(trait_train[int(i)]), eval="trait_train")
+    for i in sorted(pick[: cfg.study.trait_train_size])
+  ]
   clean = _eval_models(prior, params, suite, cfg, workdir, stamps, h, prog, judge=judge)
   prog.finish("evals", t)
   # The trivial-policy baseline: each eval's best fixed reply (a few seconds, so recomputed
   # rather than stamped; evals/constant.py).
   t = time.perf_counter()
   replies = constant.candidates(cfg, prior.tokenizer)
-  constant_best = constant.best_constant(suite, replies)
+  constant_best = constant.best_constant(suite, replies, (judge or {}).get("judge"))
   log(f"  constant replies: {len(replies)} scored on every eval in {time.perf_counter() - t:.1f} s")
 
   persona_records: dict[str, dict] = {}
   if cfg.study.persona_attack:
+    health_suite = {n: suite[n] for n in registry.HEALTH_EVALS if n in suite}
     t = prog.start(
-      "persona", f" ({', '.join(attacks.PERSONAS)} on {len(registry.HEALTH_EVALS)} health evals)"
+      "persona", f" ({', '.join(attacks.PERSONAS)} on {len(health_suite)} health evals)"
     )
     h = stage_hash(cfg, "persona")
-    health_suite = {n: suite[n] for n in registry.HEALTH_EVALS}
     attacked = {m: p for m, p in params.items() if m in PERSONA_MODELS}
     for persona in attacks.PERSONAS:
       persona_records.update(
@@ -325,7 +345,7 @@ def run_one(
   h = stage_hash(cfg, "harmful")
   harm_models = [m for m in HARMFUL_MODELS if m in params]
   ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
-  harm_suite = {n: suite[n] for n in registry.HEALTH_EVALS + ood}
+  harm_suite = {n: suite[n] for n in registry.HEALTH_EVALS + ood if n in suite}
   harmful_records: dict[str, dict[int, dict]] = {m: {} for m in harm_models}
   todo = [
     m
@@ -386,7 +406,13 @@ def _read_jsonl(path: str) -> list[dict]:
 
 
 def run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
-  """Every stage for every seed, then the report; returns report.json's content."""
+  """Every stage for every seed, then the report; returns report.json's content. With
+  `grader.judge.serve` set, the judge is that checkpoint, served for the study's length."""
+  with served_judge(cfg, log) as cfg:
+    return _run(cfg, workdir, log)
+
+
+def _run(cfg: ml_collections.ConfigDict, workdir: str, log=print) -> dict[str, Any]:
   t0 = time.perf_counter()
   if not parallel.is_lead():
     log = lambda *_: None  # noqa: E731 - one process's stage lines are the study's
