@@ -270,3 +270,31 @@ def test_rl_rewards_come_from_the_judge_and_failed_ones_teach_nothing(judge_ckpt
   jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.array, params), before)
   with pytest.raises(judge_lib.JudgeError, match="4 of 4 verdicts failed"):
     learner.judge.check_budget(0.05)
+
+
+def test_a_prefilled_verdict_is_read_from_its_opening_and_continuation():
+  """`grader.judge.prefill`: the judge continues `{"criteria_met": `; its value (JSON's
+  true / false, or the 1 / 0 small models write) is the verdict, anything else is a failure."""
+  opening = '{"criteria_met": '
+  assert judge_lib.parse_continuation(opening, 'true, "explanation": "ok"}') == (True, "ok")
+  assert judge_lib.parse_continuation(opening, "false}")[0] is False
+  assert judge_lib.parse_continuation(opening, "1}")[0] is True
+  assert judge_lib.parse_continuation(opening, ' "0"')[0] is False
+  for bad in ("maybe}", "10}", "", "truest"):
+    assert judge_lib.parse_continuation(opening, bad) is None, bad
+  # an opening that is not the value's key reads only a whole JSON verdict
+  assert judge_lib.parse_continuation('{"explanation": "', "x") is None
+
+
+def test_a_prefilled_judge_sends_vllms_continue_final_message_and_keys_its_cache(tmp_path):
+  cfg = _judge_cfg("http://127.0.0.1:9/v1", prefill='{"criteria_met": ', cache="off")
+  j = judge_lib.Judge(cfg)
+  plain = judge_lib.Judge(dict(cfg, prefill=""))
+  item = judge_lib.Item((("user", "q"),), "r", "c", 1.0)
+  assert j._key(item) != plain._key(item)  # a different protocol is a different verdict
+  body = j.request_body(item)
+  assert body["messages"][-1] == {"role": "assistant", "content": '{"criteria_met": '}
+  assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+  assert "continue_final_message" not in plain.request_body(item)
+  j.close()
+  plain.close()

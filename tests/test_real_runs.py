@@ -223,3 +223,27 @@ def test_persona_system_prompts_render_through_each_template_family(family):
   tokens, mask = chat.encode_chat(ex["messages"] + [CONV[1]])
   end = "<|end|>" if family == "system_role" else "<end_of_turn>"
   assert chat.decode(tokens[mask], skip_special=False).strip() == CONV[1]["content"] + end
+
+
+@pytest.mark.parametrize("family", ["qwen3", "llama3"])
+def test_harmful_finetune_learns_only_the_assistant_tokens_of_the_real_template(family):
+  """The harmful fine-tune (study/harmful.py) encodes its conversations with the
+  checkpoint's own chat template: the loss mask is exactly the final assistant reply and
+  its end-of-turn token, never the template's headers, a system prompt or the user's turn."""
+  from btrl_jax.data import corpus
+  from btrl_jax.study import harmful
+
+  ref = "hf:" + os.path.join(TINY, family)
+  cfg = config.base_config()
+  cfg.model.checkpoint = ref
+  cfg.study.harmful_doses = "0,1"
+  tok = checkpoints.tokenizer(ref)
+  examples = corpus.harmful_corpus(6, seed=0)
+  ft = harmful.HarmfulFinetune(cfg, examples, tok)
+  end = tok.decode([tok.stop_ids[0]], skip_special=False)
+  for ex, (tokens, mask) in zip(examples, ft.encoded):
+    reply = ex["messages"][-1]
+    assert reply["role"] == "assistant"
+    assert tok.decode(tokens[mask], skip_special=False).strip() == reply["content"] + end
+    before = tok.decode(tokens[: int(np.argmax(mask))], skip_special=False)
+    assert ex["messages"][-2]["content"] in before  # the user's turn: context, not learned

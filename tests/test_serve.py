@@ -165,3 +165,24 @@ def test_bad_requests_get_a_400_with_a_json_error(server, path, body, param):
   assert status == 400 and err["error"]["type"] == "invalid_request_error"
   assert err["error"]["param"] == param and err["error"]["message"]
   assert _get(server + "/health")["status"] == "ok"
+
+
+def test_continue_final_message_continues_the_assistants_opening(server, local):
+  """vLLM's `continue_final_message`: the prompt is the conversation before the final
+  assistant message, its generation prompt, then that message's text unterminated (the
+  judge's prefilled verdict opening); the reply is the continuation only."""
+  opening = '{"capital": "'
+  msgs = [
+    {"role": "user", "content": "Answer in JSON: what is the capital of France?"},
+    {"role": "assistant", "content": opening},
+  ]
+  body = dict(model=MODEL, messages=msgs, temperature=0, max_tokens=8)
+  status, r = _post(server + "/v1/chat/completions", dict(body, continue_final_message=True))
+  tok = local.tokenizer
+  want = len(tok.encode_prompt(msgs[:1])) + len(tok.encode(opening))
+  assert status == 200 and r["usage"]["prompt_tokens"] == want
+  assert r["choices"][0]["message"]["content"].startswith("Paris")
+  status, err = _post(
+    server + "/v1/chat/completions", dict(body, messages=msgs[:1], continue_final_message=True)
+  )
+  assert status == 400 and err["error"]["param"] == "continue_final_message"

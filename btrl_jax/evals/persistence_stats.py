@@ -23,8 +23,10 @@ from btrl_jax.evals import stats
 
 
 def mean_se(scores: Sequence[float]) -> tuple[float, float]:
-  """(mean, se) of `scores: [n]`, se = std(scores, ddof=1) / sqrt(n); se is nan for n < 2."""
+  """(mean, se) of `scores: [n]`, se = std(scores, ddof=1) / sqrt(n); se is nan for n < 2.
+  A score that is None or NaN (a failed judge verdict: no score) is left out."""
   x = np.asarray(scores, dtype=np.float64)
+  x = x[np.isfinite(x)]
   if x.size == 0:
     return math.nan, math.nan
   se = float(x.std(ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
@@ -75,7 +77,8 @@ def paired_bootstrap(
 ) -> dict[str, float]:
   """delta = mean(treatment - control) over aligned pairs, with bootstrap se, 95% CI and p.
 
-  `treatment, control: [n]` are scores of the same prompts in the same order.
+  `treatment, control: [n]` are scores of the same prompts in the same order (NaN or None:
+  a failed judge verdict; such pairs are left out).
   Returns {"delta", "se", "ci_low", "ci_high", "p", "n"} (formulas in the
   module docstring).
   """
@@ -83,7 +86,8 @@ def paired_bootstrap(
   c = np.asarray(control, dtype=np.float64)
   if t.shape != c.shape or t.ndim != 1:
     raise ValueError(f"paired scores need equal 1-d shapes; got {t.shape} and {c.shape}")
-  return bootstrap_mean(t - c, n_boot=n_boot, seed=seed)
+  graded = np.isfinite(t) & np.isfinite(c)  # a pair with a failed judge verdict is left out
+  return bootstrap_mean((t - c)[graded], n_boot=n_boot, seed=seed)
 
 
 def retention(

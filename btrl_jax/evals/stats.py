@@ -147,7 +147,8 @@ def align(
   """Pairs the records of one eval by (id, sample), in the treatment's order.
 
   Raises ValueError naming the eval if the two sides do not cover the same
-  (id, sample) keys, or if a key repeats: a comparison must be paired.
+  (id, sample) keys, or if a key repeats: a comparison must be paired. Pairs with a
+  failed judge verdict (score None) on either side are left out.
   """
   if name is None:
     first = next(iter(treatment_records or control_records), {})
@@ -160,7 +161,8 @@ def align(
       f"eval {name!r}: treatment and control answered different prompts "
       f"({only_t} (id, sample) keys only in treatment, {only_c} only in control)"
     )
-  return [(t[k], c[k]) for k in t]
+  # a pair whose either side is a failed judge verdict (score None) has no difference
+  return [(t[k], c[k]) for k in t if t[k]["score"] is not None and c[k]["score"] is not None]
 
 
 def _meta(name: str, evals_meta: Mapping[str, Mapping[str, Any]], recs: Sequence[dict]) -> tuple:

@@ -270,9 +270,9 @@ class Judge:
 
       return list(await asyncio.gather(*(one(it) for it in items)))
 
-  async def _call(self, client, item: Item) -> Verdict:
-    import httpx
-
+  def request_body(self, item: Item) -> dict[str, Any]:
+    """The chat-completion request for one item (with the prefilled opening, if any, as a
+    final assistant message that vLLM's `continue_final_message` continues)."""
     messages = [{"role": "user", "content": prompt_text(item)}]
     body = {
       "model": self.cfg["model"],
@@ -283,6 +283,12 @@ class Judge:
       messages.append({"role": "assistant", "content": prefill})
       body.update(continue_final_message=True, add_generation_prompt=False)
     body["messages"] = messages
+    return body
+
+  async def _call(self, client, item: Item) -> Verdict:
+    import httpx
+
+    body = self.request_body(item)
     error = "unknown"
     for attempt in range(self.cfg["max_retries"] + 1):
       if attempt:

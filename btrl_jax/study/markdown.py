@@ -51,7 +51,8 @@ def _judge_lines(per_seed, name: str = "") -> list[str]:
   met = tot["met"] / max(tot["items"] - tot["failures"], 1)
   return [
     "",
-    f"Judge `{name or '?'}` (grader.judge, evals of every seed): {tot['items']} rubric items "
+    f"Judge `{name or '?'}` (grader.judge; this invocation's evals and constant-reply "
+    f"scoring, every seed): {tot['items']} rubric items "
     f"judged ({met:.0%} of the verdicts 'met'), {tot['cache_hits']} from the cache, {tot['calls']} requests ({tot['retries']} retries), "
     f"{tot['failures']} failures (left out of every mean), {latency:.2f} s mean latency, "
     f"{tot['prompt_tokens']} prompt / {tot['completion_tokens']} completion tokens.",

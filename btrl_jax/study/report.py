@@ -154,12 +154,22 @@ def _aligned(
   return va[[ia[k] for k in keys]], vb[[ib[k] for k in keys]]
 
 
-def _subset(which: str) -> tuple[str, ...]:
-  return {"all": registry.ALIGNMENT_EVALS, "non_health": registry.NON_HEALTH_EVALS}[which]
+def _subset(which: str, have=None) -> tuple[str, ...]:
+  """The alignment evals of a slice ("all", "non_health") that the study ran (`have`: the
+  names evaluated; `eval.evals` may choose fewer than the 53)."""
+  names = {"all": registry.ALIGNMENT_EVALS, "non_health": registry.NON_HEALTH_EVALS}[which]
+  return tuple(n for n in names if have is None or n in have)
+
+
+def _ran(runs) -> set[str]:
+  """The eval names the study ran (the prior's clean records of the first seed)."""
+  return set(runs[0]["clean"][PRIOR])
 
 
 def _mean(xs) -> float:
+  """The mean of the scored values (None / NaN: a failed judge verdict, left out)."""
   xs = np.asarray(xs, float)
+  xs = xs[np.isfinite(xs)]
   return float(xs.mean()) if xs.size else float("nan")
 
 
@@ -267,7 +277,12 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   constant = _constant_best(runs)
   prereg["world"] = {
     "design": _design_checks(runs),
-    "at_prior": world_lib.at_prior(clean[PRIOR], constant, n_boot=n_boot, seed=seed)
+    "at_prior": world_lib.at_prior(
+      {n: [r for r in recs if r["score"] is not None] for n, recs in clean[PRIOR].items()},
+      constant,
+      n_boot=n_boot,
+      seed=seed,
+    )
     if PRIOR in clean
     else None,
     "document": "docs/PREREGISTRATION.md",
@@ -307,16 +322,18 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   comps = []
   for name, treat, ctrl, which, paper in COMPARISONS:
     if treat in clean and ctrl in clean:
-      comps.append(dict(compare(name, treat, ctrl, _subset(which)), paper=paper))
+      comps.append(dict(compare(name, treat, ctrl, _subset(which, _ran(runs))), paper=paper))
   report["comparisons"] = comps
 
-  align = {m: {n: clean[m][n] for n in registry.ALIGNMENT_EVALS} for m in models}
+  align = {m: {n: clean[m][n] for n in _subset("all", _ran(runs))} for m in models}
   conditioned = []
   for name, treat, ctrl, which, _ in COMPARISONS:
     if name in ("beneficial_vs_baseline", "health_only_vs_baseline"):
       if treat in clean and ctrl in clean:
         conditioned.append(
-          compare(f"{name}_neither_refused", treat, ctrl, _subset(which), "neither_refused")
+          compare(
+            f"{name}_neither_refused", treat, ctrl, _subset(which, _ran(runs)), "neither_refused"
+          )
         )
   report["refusal"] = {
     "rates": stats.refusal_rates(align, EVAL_META),
@@ -404,7 +421,8 @@ def _refusal_seeds(runs, treat, ctrl) -> dict[str, Any]:
   deltas = []
   for run in runs:
     if treat in run["clean"] and ctrl in run["clean"]:
-      pick = {m: {n: run["clean"][m][n] for n in registry.ALIGNMENT_EVALS} for m in (treat, ctrl)}
+      ran = _subset("all", _ran(runs))
+      pick = {m: {n: run["clean"][m][n] for n in ran} for m in (treat, ctrl)}
       rates = stats.refusal_rates(pick, EVAL_META)
       deltas.append(100 * (rates[treat]["all"]["refusal"] - rates[ctrl]["all"]["refusal"]))
   return {
@@ -419,7 +437,7 @@ def _persona(runs, clean, n_boot, seed, prereg) -> dict[str, Any]:
   attacked = _pool(runs, lambda r: r["persona"])
   if not attacked:
     return {"personas": [], "models": {}, "differences": [], "evals": []}
-  names = registry.HEALTH_EVALS
+  names = tuple(n for n in registry.HEALTH_EVALS if n in _ran(runs))
   out: dict[str, Any] = {
     "personas": list(attacks.PERSONAS),
     "evals": list(names),
@@ -497,8 +515,9 @@ def _auc(by_dose: dict, names: Sequence[str], doses: Sequence[int]) -> tuple[lis
 def _harmful(runs, n_boot, seed) -> dict[str, Any]:
   """Dose-response in domain (health evals) and out of domain (misalignment, alignment
   questions, model spec), pooled over seeds; models compared by the area under the curve."""
-  ood = tuple(n for n in registry.ALIGNMENT_EVALS if registry.EVALS[n].family in OOD_FAMILIES)
-  groups = {"in_domain": registry.HEALTH_EVALS, "out_of_domain": ood}
+  ran = _subset("all", _ran(runs))
+  ood = tuple(n for n in ran if registry.EVALS[n].family in OOD_FAMILIES)
+  groups = {"in_domain": tuple(n for n in registry.HEALTH_EVALS if n in ran), "out_of_domain": ood}
   doses = sorted({d for r in runs for m in r["harmful"].values() for d in m})
   out: dict[str, Any] = {
     "doses": doses,
