@@ -96,11 +96,10 @@ def study(variant: str | None = None) -> ml_collections.ConfigDict:
 
 
 # The smoke study's evals besides the trait and capability ones (study/run.py `study_evals`):
-# health and mental health (persona and harmful-fine-tune in-domain), misalignment and model
-# spec (harmful-fine-tune out-of-domain), and two task evals (reward hacking, impossible).
+# health and mental health (persona and harmful-fine-tune in-domain), misalignment
+# (harmful-fine-tune out-of-domain), and two task evals (reward hacking, impossible).
 REAL_SMOKE_EVALS = (
-  "healthbench,mental_health,misalignment_research,model_spec_research,"
-  "reward_hacking_word_problem,impossible_tasks"
+  "healthbench,mental_health,misalignment_research,reward_hacking_word_problem,impossible_tasks"
 )
 
 
@@ -176,13 +175,15 @@ def real(variant: str | None = None) -> ml_collections.ConfigDict:
       samples_to_dump=2,
     )
     cfg.checkpoint.every_steps = 4
-    cfg.eval.update(evals=REAL_SMOKE_EVALS, size=2, max_new_tokens=64, batch_size=64, n_boot=200)
+    # Every rubric item costs a judge call (~0.7 s each here, SmolLM2 judging on the same two
+    # cores): 2 prompts per eval, replies of at most 48 tokens, 4 trait-train prompts.
+    cfg.eval.update(evals=REAL_SMOKE_EVALS, size=2, max_new_tokens=48, batch_size=64, n_boot=200)
     cfg.study.update(
       arms="baseline,beneficial",
       seeds=1,
       harmful_doses="0,4",
       harmful_batch_size=4,
-      trait_train_size=6,
+      trait_train_size=4,
     )
     cfg.sft.update(batch_size=4)
     cfg.grader.judge.failure_budget = 0.2

@@ -9,6 +9,7 @@ other. Ordering only: every test still runs.
 HEAVY_FIRST = (
   "test_sharded.py",
   "test_study.py",
+  "test_real_study.py",
   "test_rl_resume.py",
   "test_rl.py",
   "test_sft.py",

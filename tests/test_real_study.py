@@ -60,7 +60,10 @@ def test_report_names_the_model_and_the_judge_and_has_every_section(study):
   assert report["judge_model"] == judge
   for key in ("comparisons", "persona_attack", "harmful_finetune", "findings", "capabilities"):
     assert report[key], key
-  assert {c["name"] for c in report["comparisons"]} == {"beneficial_vs_baseline"}
+  assert {c["name"] for c in report["comparisons"]} == {
+    "beneficial_vs_baseline",
+    "baseline_vs_prior",
+  }
   judged = report["judge"][0]
   assert judged["items"] > 0 and 0 <= judged["met"] <= judged["items"] - judged["failures"]
   md = open(os.path.join(workdir, "report.md")).read()

@@ -44,6 +44,11 @@ def _pp(ci, spec="+.1f"):
   return "n/a" if ci is None or None in ci else f"{ci[0]:{spec}}..{ci[1]:{spec}}"
 
 
+def _num(x, spec="+.1f") -> str:
+  """A number, or n/a (None: no eval kept a pair)."""
+  return "n/a" if x is None else f"{x:{spec}}"
+
+
 def _beats(c: dict) -> tuple[bool, bool]:
   """(direction, evidence) of "the treatment beats the control" in one comparison: ahead on
   most evals with a positive mean; a seed-level CI above 0 and more significant families up
@@ -59,7 +64,7 @@ def _describe(c: dict) -> str:
   at_constant = c.get("n_treatment_at_or_below_constant", 0)
   return (
     f"{c['treatment']} vs {c['control']}: ahead on {c['wins']}/{c['n_evals']} slices, mean "
-    f"{c['mean_delta_pp']:+.1f} pp, seed CI {_pp(c.get('seed_ci'))} pp over "
+    f"{_num(c['mean_delta_pp'])} pp, seed CI {_pp(c.get('seed_ci'))} pp over "
     f"{c.get('n_seeds', len(c.get('seed_deltas') or []))} seed(s); families "
     f"{c.get('significant_families_up', 0)} up / {c.get('significant_families_down', 0)} down "
     f"of {len(fams)}; at or below a constant reply on {at_constant}/{c['n_evals']} slices"
@@ -416,7 +421,7 @@ def _capability_finding(report, add, n_seeds, floor) -> None:
   add(
     claim,
     texts["capabilities"],
-    f"on the {c['n_evals']} capability evals above the floor: mean {c['mean_delta_pp']:+.1f} pp, "
+    f"on the {c['n_evals']} capability evals above the floor: mean {_num(c['mean_delta_pp'])} pp, "
     f"seed CI {_pp(ci)} pp, {c['significant_losses']} significant losses",
     _status(
       n_seeds,

@@ -198,7 +198,7 @@ def markdown(report: dict) -> str:
   for c in report["refusal"]["conditioned"]:
     L.append(
       f"\nWhere neither refused ({c['treatment']} vs {c['control']}): ahead on "
-      f"{c['wins']}/{c['n_evals']}, mean {c['mean_delta_pp']:+.1f} pp. "
+      f"{c['wins']}/{c['n_evals']}, mean {_fmt(c['mean_delta_pp'], '+.1f')} pp. "
       f"Paper: {paper['refusal_conditioned']}."
     )
   pa = report["persona_attack"]
