@@ -119,3 +119,32 @@ def test_failed_verdicts_are_left_out_of_pairs_and_means():
   assert persistence_stats.mean_se([1.0, None, 0.0])[0] == 0.5
   b = persistence_stats.paired_bootstrap([1.0, np.nan, 0.5], [0.0, 0.2, 0.5], n_boot=50)
   assert b["delta"] == 0.5 and b["n"] == 2  # (1 - 0 + 0.5 - 0.5) / 2
+
+
+def test_a_trait_file_replaces_the_generated_trait_prompts(tmp_path):
+  """`data.trait_file`: any JSONL of trait prompts (HealthBench field names accepted) is the
+  RL trait split; a line nothing can grade is named by its line number before any run."""
+  import json
+
+  from btrl_jax.data import build
+  from btrl_jax.data.jsonl import DataError
+  from btrl_jax.data.tfds_builders import read_dataset
+
+  line = {
+    "prompt_id": "hb-1",
+    "prompt": [{"role": "user", "content": "My chest hurts when I climb stairs. What now?"}],
+    "rubrics": [
+      {"criterion": "Advises prompt medical evaluation", "points": 5, "tags": ["level:example"]}
+    ],
+  }
+  path = tmp_path / "traits.jsonl"
+  path.write_text(json.dumps(line) + "\n")
+  cfg = presets.real("smoke")
+  cfg.data.update(trait_file=str(path), rl_standard_prompts=14, harmful_size=2)
+  result = build.build(cfg, str(tmp_path / "w"))
+  trait = list(read_dataset("btrl_rl_prompts", "trait", result.data_dir))
+  assert [t["id"] for t in trait] == ["hb-1"] and trait[0]["rubric"][0]["points"] == 5
+  assert result.counts["btrl_rl_prompts"]["trait"] == 1 and "btrl_prior" not in result.counts
+  path.write_text(json.dumps(line) + "\n" + json.dumps(dict(line, prompt_id="hb-2", rubrics=[])))
+  with pytest.raises(DataError, match="traits.jsonl:2"):
+    build.build(cfg, str(tmp_path / "w2"))
