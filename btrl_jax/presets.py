@@ -114,7 +114,7 @@ def real(variant: str | None = None) -> ml_collections.ConfigDict:
   default: SmolLM2-135M-Instruct (the named offline model) with every arm and 3 seeds,
     judged by SmolLM2 served by the study unless `grader.judge.base_url` names a judge (a
     vLLM or other OpenAI-compatible endpoint; base_url wins over serve)
-  `smoke`: SmolLM2-135M-Instruct on this CPU in under 30 minutes, judged by SmolLM2 itself
+  `smoke`: SmolLM2-135M-Instruct on this CPU in about 30 minutes, judged by SmolLM2 itself
     served by the study (`grader.judge.serve`, with the verdict's opening prefilled): a
     plumbing run whose findings mean nothing (a 135M judge grades little better than chance)
   `qwen3_1p7b`: Qwen3-1.7B on a TPU v5e-8 slice or one GPU (docs/real_models.md), bfloat16,

@@ -1,6 +1,6 @@
 """The study on a real pretrained model: `btrl study --config=configs/real.py[:VARIANT] --workdir=W`.
 
-    btrl study --config=configs/real.py:smoke --workdir=W    # SmolLM2-135M on this CPU, < 30 min
+    btrl study --config=configs/real.py:smoke --workdir=W    # SmolLM2-135M on this CPU, ~30 min
     btrl study --config=configs/real.py --workdir=W \
       --config.grader.judge.base_url=http://HOST:8000/v1 --config.grader.judge.model=NAME
 
