@@ -143,9 +143,15 @@ def test_three_agreeing_seeds_can_reproduce(strong):
   real = markdown_lib.markdown(dict(strong, base_model="smollm2-135m-instruct"))
   assert "pretrained model `smollm2-135m-instruct`" in real and "from scratch" not in real
   assert strong["judge"] is None and "Judge (grader.judge" not in md
-  stats = dict(items=10, cache_hits=4, calls=7, retries=1, failures=3, responses=6, latency_s=3.0)
-  judged = markdown_lib.markdown(dict(strong, judge=[stats, stats]))
-  assert "20 rubric items judged, 8 from the cache, 14 requests (2 retries), 6 failures" in judged
+  stats = dict(
+    items=10, met=2, cache_hits=4, calls=7, retries=1, failures=3, responses=6, latency_s=3.0
+  )
+  judged = markdown_lib.markdown(dict(strong, judge=[stats, stats], judge_model="qwen-judge"))
+  assert "Judge `qwen-judge`" in judged
+  assert (
+    "20 rubric items judged (29% of the verdicts 'met'), 8 from the cache, 14 requests "
+    "(2 retries), 6 failures" in judged
+  )  # 4 met of the 14 verdicts obtained
   assert "0.50 s mean latency" in judged
 
 
