@@ -300,6 +300,8 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
     "preregistration": prereg,
   }
 
+  ran = _ran(runs)  # the evals this study ran (eval.evals may pick fewer than the 53)
+
   def compare(name, treat, ctrl, names, condition=None):
     t_recs, c_recs = {n: clean[treat][n] for n in names}, {n: clean[ctrl][n] for n in names}
     c = stats.compare(
@@ -322,18 +324,16 @@ def build(cfg: ml_collections.ConfigDict, runs: Sequence[dict], runtime_s: float
   comps = []
   for name, treat, ctrl, which, paper in COMPARISONS:
     if treat in clean and ctrl in clean:
-      comps.append(dict(compare(name, treat, ctrl, _subset(which, _ran(runs))), paper=paper))
+      comps.append(dict(compare(name, treat, ctrl, _subset(which, ran)), paper=paper))
   report["comparisons"] = comps
 
-  align = {m: {n: clean[m][n] for n in _subset("all", _ran(runs))} for m in models}
+  align = {m: {n: clean[m][n] for n in _subset("all", ran)} for m in models}
   conditioned = []
   for name, treat, ctrl, which, _ in COMPARISONS:
     if name in ("beneficial_vs_baseline", "health_only_vs_baseline"):
       if treat in clean and ctrl in clean:
         conditioned.append(
-          compare(
-            f"{name}_neither_refused", treat, ctrl, _subset(which, _ran(runs)), "neither_refused"
-          )
+          compare(f"{name}_neither_refused", treat, ctrl, _subset(which, ran), "neither_refused")
         )
   report["refusal"] = {
     "rates": stats.refusal_rates(align, EVAL_META),
